@@ -262,7 +262,7 @@ def normalised_error(df: pd.DataFrame) -> pd.Series:
 def curves_hash(df: pd.DataFrame) -> str:
     """Return a short, order-independent SHA-256 hash of a validated curve table."""
     canon = validate_curves(df)
-    payload = canon.to_csv(index=False, float_format="%.12g").encode()
+    payload = canon.to_csv(index=False, float_format="%.10g").encode()
     return hashlib.sha256(payload).hexdigest()[:16]
 
 
@@ -317,7 +317,7 @@ def write_curves(df: pd.DataFrame, path: str | os.PathLike[str], *, validate: bo
     out = validate_curves(df) if validate else df
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        data = out.to_csv(index=False, float_format="%.10g").encode()
+        data = out.to_csv(index=False).encode()
     elif suffix in (".parquet", ".pq"):
         import io
 
