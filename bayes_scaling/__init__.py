@@ -29,6 +29,8 @@ _SUBMODULES = {
     "constants",
     "exceptions",
     "simulate",
+    "decisions",
+    "pipeline",
 }
 
 

@@ -1,0 +1,196 @@
+"""Transfer harness on a small real subset: nesting, leakage, determinism, resume, dask."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bayes_scaling.curves import validate_curves
+from bayes_scaling.exceptions import BayesScalingError, UnknownNameError
+from bayes_scaling.harness import HarnessConfig, Job, make_jobs, prepare_pair, run_harness, run_job
+from bayes_scaling.harness.runner import _job_arrays
+
+PAIR = "polymer_density_radonpy"
+SMALL = HarnessConfig(seeds=2, n_grid=(16, 32, 64), m_grid=(16, 32, 64), target_max=300)
+
+
+@pytest.fixture(scope="module")
+def prep():
+    return prepare_pair(PAIR, SMALL)
+
+
+def test_prepare_shapes_and_grids(prep):
+    assert prep.Xs.shape[0] == prep.ys.shape[0] and prep.Xt.shape[0] == 300
+    assert prep.Xs.shape[1] == prep.Xt.shape[1]
+    assert np.isfinite(prep.Xt).all() and np.isfinite(prep.Xs).all()
+    assert prep.n_grid == [16, 32, 64] and prep.m_grid == [16, 32, 64]
+    assert prep.target_scale > 0
+
+
+def test_default_grid_spans_source():
+    p = prepare_pair(PAIR, HarnessConfig(seeds=1, target_max=300))
+    assert p.n_grid[0] == 16 and len(p.n_grid) >= 8
+    assert p.n_grid[-1] == len(p.Xs)  # full source (no cap for this pair)
+
+
+def test_nested_source_subsets(prep):
+    for seed in range(SMALL.seeds):
+        order = prep.source_order[seed]
+        assert len(set(order)) == len(order)  # a permutation slice: no repeats
+        sub = {n: set(order[:n]) for n in prep.n_grid}
+        assert sub[16] < sub[32] < sub[64]
+    assert not np.array_equal(prep.source_order[0][:64], prep.source_order[1][:64])
+
+
+def test_no_test_group_in_training(prep):
+    g = prep_groups(prep)
+    assert len(g) == prep.Xt.shape[0]
+    for seed, (train, test) in prep.splits.items():
+        assert len(np.intersect1d(train, test)) == 0
+        assert len(train) + len(test) == prep.Xt.shape[0]
+        assert not set(g[train]) & set(g[test]), f"seed {seed}: test group leaked into training"
+        assert set(prep.scratch_order[seed]) == set(train)
+
+
+def prep_groups(prep):
+    # The runner keeps row order of the (subsampled) target; rebuild its group labels.
+    from bayes_scaling.datasets import get_pair
+    from bayes_scaling.harness.runner import _target_id, stable_seed
+
+    pair = get_pair(PAIR)
+    target = pair.load_target().reset_index(drop=True)
+    rng = np.random.default_rng(stable_seed("target_max", _target_id(pair)))
+    keep = np.sort(rng.choice(len(target), SMALL.target_max, replace=False))
+    return target["group"].to_numpy()[keep]
+
+
+def test_run_job_is_deterministic(prep):
+    job = Job(PAIR, "finetune", "transfer", 32, 1, PAIR)
+    a = run_job(job, _job_arrays(prep, 1))
+    b = run_job(job, _job_arrays(prep, 1))
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "wall_time"} for r in rows]  # noqa: E731
+    assert strip(a) == strip(b)
+    assert {r["metric"] for r in a} == {"mae", "rmse", "nmae", "nrmse"}
+    mae = next(r for r in a if r["metric"] == "mae")
+    nmae = next(r for r in a if r["metric"] == "nmae")
+    assert nmae["error"] == pytest.approx(mae["error"] / prep.target_scale)
+
+
+def test_run_harness_table_and_resume(tmp_path, prep):
+    calls = []
+    table = run_harness(PAIR, config=SMALL, out=tmp_path, n_jobs=2, quiet=True,
+                        on_result=calls.append)
+    n_jobs = len(make_jobs(prep, ("finetune", "scratch"), SMALL.seeds))
+    assert len(calls) == n_jobs == 12
+    assert len(table) == n_jobs * 4
+    validate_curves(table)
+    assert (tmp_path / "curves.csv").exists()
+    assert set(table["kind"]) == {"transfer", "scratch"}
+    assert set(table.loc[table.kind == "scratch", "database"]) == {"none"}
+    # Rerun: nothing left to do, same table.
+    calls.clear()
+    again = run_harness(PAIR, config=SMALL, out=tmp_path, n_jobs=1, quiet=True,
+                        on_result=calls.append)
+    assert calls == []
+    pd.testing.assert_frame_equal(again, table)
+
+
+def test_loky_and_sequential_agree(tmp_path):
+    cfg = HarnessConfig(seeds=1, n_grid=(16, 32, 64), m_grid=(16, 32, 64), target_max=300)
+    a = run_harness(PAIR, config=cfg, out=tmp_path / "a", n_jobs=2, quiet=True)
+    b = run_harness(PAIR, config=cfg, out=tmp_path / "b", backend="sequential", quiet=True)
+    pd.testing.assert_frame_equal(a.drop(columns="wall_time"), b.drop(columns="wall_time"))
+
+
+@pytest.mark.integration
+def test_dask_backend_matches_loky(tmp_path):
+    distributed = pytest.importorskip("dask.distributed")
+    cfg = HarnessConfig(seeds=1, n_grid=(16, 32, 64), m_grid=(16, 32, 64), target_max=300)
+    ref = run_harness(PAIR, config=cfg, out=tmp_path / "loky", backend="sequential", quiet=True)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as client:
+            assert len(client.scheduler_info()["workers"]) == 2
+            got = run_harness(PAIR, config=cfg, out=tmp_path / "dask", backend="dask",
+                              n_jobs=2, quiet=True)
+    pd.testing.assert_frame_equal(got.drop(columns="wall_time"), ref.drop(columns="wall_time"))
+
+
+@pytest.mark.integration
+def test_kill_minus_nine_then_resume(tmp_path):
+    """A real SIGKILL mid-run loses at most the jobs in flight; a rerun completes cleanly."""
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "bayes_scaling", "curves", "--pair", PAIR, "--seeds", "3",
+           "--n-points", "5", "--m-points", "4", "--target-max", "300", "--out", str(out),
+           "--jobs", "1", "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    shard = out / "shards" / f"{PAIR}.csv"
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        if shard.exists() and len(pd.read_csv(shard)) >= 8:  # >= 2 jobs recorded
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, f"run finished before it could be killed: {proc.stderr.read()}"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    partial = pd.read_csv(shard)  # never torn: parses
+    assert len(partial) % 4 == 0 and not partial.duplicated(
+        ["pair", "strategy", "kind", "n", "seed", "metric"]).any()
+    assert not list((out / "shards").glob("*.tmp"))
+    done_before = len(partial) // 4
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    final = validate_curves(pd.read_csv(out / "curves.csv"))
+    expected_jobs = 3 * 5 + 3 * 4
+    assert len(final) == expected_jobs * 4
+    full = pd.read_csv(shard)
+    # rows recorded before the kill are kept unchanged
+    pd.testing.assert_frame_equal(full.iloc[: len(partial)], partial)
+    assert done_before >= 2
+
+
+def test_bad_inputs(tmp_path):
+    with pytest.raises(UnknownNameError, match="Unknown pair 'nope'"):
+        run_harness("nope", out=tmp_path, quiet=True)
+    with pytest.raises(UnknownNameError, match="Unknown strategy 'magic'"):
+        run_harness(PAIR, strategies=("magic",), out=tmp_path, quiet=True)
+    with pytest.raises(BayesScalingError, match="larger than the source"):
+        prepare_pair(PAIR, HarnessConfig(seeds=1, n_grid=(16, 10**7), target_max=300))
+    with pytest.raises(BayesScalingError, match="target groups"):
+        prepare_pair(PAIR, HarnessConfig(seeds=1, target_max=5))
+    with pytest.raises(BayesScalingError, match="exceeds the smallest target training split"):
+        prepare_pair(PAIR, HarnessConfig(seeds=1, m_grid=(16, 5000), target_max=300))
+
+
+def test_cli_requires_pair(tmp_path):
+    from typer.testing import CliRunner
+
+    from bayes_scaling.cli import app
+
+    res = CliRunner().invoke(app, ["curves", "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "--pair" in res.output
+    res = CliRunner().invoke(app, ["curves", "--pair", "nope", "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "Unknown pair 'nope'" in res.output
+
+
+def test_committed_curves_are_valid():
+    """The committed real curves cover every pair, finetune + scratch, >= 5 seeds."""
+    from bayes_scaling.datasets import list_pairs
+
+    path = Path(__file__).resolve().parents[1] / "data" / "curves" / "curves.csv"
+    if not path.exists():
+        pytest.fail(f"{path} missing: regenerate with the command in data/README.md")
+    table = validate_curves(pd.read_csv(path))
+    assert set(list_pairs()["pair"]) <= set(table["pair"])
+    assert table.groupby(["pair", "strategy"])["seed"].nunique().min() >= 5
+    assert {"finetune", "scratch"} <= set(table["strategy"])
+    assert table.groupby("pair")["n"].nunique().min() >= 8
