@@ -415,7 +415,7 @@ def run_harness(
     from bayes_scaling.datasets import list_pairs
 
     config = config or HarnessConfig()
-    known = list(list_pairs()["pair"])
+    known = list(list_pairs(counts=False)["pair"])
     names = known if pairs == "all" or pairs == ["all"] else (
         [pairs] if isinstance(pairs, str) else list(pairs)
     )
