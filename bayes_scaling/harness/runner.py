@@ -445,20 +445,19 @@ def run_harness(
 
     bar = _progress(len(todo), quiet, "harness")
     if todo:
-        parallel_kwargs: dict[str, Any] = {"n_jobs": 1 if backend == "sequential" else n_jobs}
-        if backend != "sequential":
-            parallel_kwargs["backend"] = backend
+        workers = 1 if backend == "sequential" else n_jobs
         # Dispatch lazily: the arrays of each pair go to the workers once (joblib memmaps
-        # large arrays for loky and scatters them for dask).
+        # large arrays for loky and scatters them for dask). parallel_config (not a Parallel
+        # argument) is what registers joblib's dask backend on first use.
         tasks = (
             joblib.delayed(_run_tagged)(job, _job_arrays(prep, job.seed)) for job, prep in todo
         )
-        parallel = joblib.Parallel(return_as="generator_unordered", **parallel_kwargs)
-        for job, rows in parallel(tasks):
-            store.append(job.label, rows)
-            bar.update(1)
-            if on_result is not None:
-                on_result(job)
+        with joblib.parallel_config(backend=backend, n_jobs=workers):
+            for job, rows in joblib.Parallel(return_as="generator_unordered")(tasks):
+                store.append(job.label, rows)
+                bar.update(1)
+                if on_result is not None:
+                    on_result(job)
     bar.close()
     table = store.collect()
     if table.empty:
