@@ -149,6 +149,7 @@ def validate_curves(df: pd.DataFrame, *, allow_extra: Sequence[str] = ()) -> pd.
     ...                    "metric": "mae", "target_scale": 0.2})
     >>> validate_curves(df).shape
     (3, 8)
+
     """
     if not isinstance(df, pd.DataFrame):
         raise CurveSchemaError(f"Expected a pandas DataFrame of curves, got {type(df).__name__}.")
@@ -169,18 +170,24 @@ def validate_curves(df: pd.DataFrame, *, allow_extra: Sequence[str] = ()) -> pd.
         _fail("Curve table is empty.")
     out = df.copy()
 
-    for col in ("n", "seed", "error", "target_scale") + (("wall_time",) if "wall_time" in df else ()):
+    for col in ("n", "seed", "error", "target_scale") + (
+        ("wall_time",) if "wall_time" in df else ()
+    ):
         values = pd.to_numeric(out[col], errors="coerce")
         bad = values.isna() | ~np.isfinite(values.astype(float))
         if bad.any():
-            _fail(f"Column '{col}' has {int(bad.sum())} NaN, infinite or non-numeric value(s).",
-                  df.loc[bad])
+            _fail(
+                f"Column '{col}' has {int(bad.sum())} NaN, infinite or non-numeric value(s).",
+                df.loc[bad],
+            )
         out[col] = values
     for col in _STRING_COLUMNS:
         if col in out and col != "unit":
             bad = out[col].isna() | (out[col].astype(str).str.strip() == "")
             if bad.any():
-                _fail(f"Column '{col}' has {int(bad.sum())} missing or empty value(s).", df.loc[bad])
+                _fail(
+                    f"Column '{col}' has {int(bad.sum())} missing or empty value(s).", df.loc[bad]
+                )
 
     n = out["n"].astype(float)
     if (n <= 0).any():
@@ -274,6 +281,7 @@ def read_curves(path: str | os.PathLike[str], *, validate: bool = True) -> pd.Da
     CurveSchemaError
         If the file is missing, unreadable/corrupt, has an unsupported suffix or fails
         validation.
+
     """
     path = Path(path)
     if not path.is_file():

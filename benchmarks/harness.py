@@ -17,8 +17,7 @@ import argparse
 import tempfile
 import time
 
-from bayes_scaling.harness import HarnessConfig, prepare_pair, run_harness
-from bayes_scaling.harness import runner
+from bayes_scaling.harness import HarnessConfig, prepare_pair, run_harness, runner
 
 
 def main() -> None:

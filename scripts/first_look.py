@@ -39,8 +39,9 @@ def summarise(table: pd.DataFrame) -> pd.DataFrame:
         m = g.groupby("n")["error"].agg(["mean", "std"]).reset_index()
         first, last = m.iloc[0], m.iloc[-1]
         k = max(3, len(m) // 2)
-        early, late = slope(m.head(k).rename(columns={"mean": "error"})), slope(
-            m.tail(k).rename(columns={"mean": "error"})
+        early, late = (
+            slope(m.head(k).rename(columns={"mean": "error"})),
+            slope(m.tail(k).rename(columns={"mean": "error"})),
         )
         prop = g["property"].iloc[0]
         sc = scratch[scratch["property"] == prop]
@@ -90,6 +91,7 @@ def plot_families(table: pd.DataFrame, out: Path) -> list[Path]:
 
 
 def main() -> None:
+    """Run the command-line script."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("curves", type=Path)
     ap.add_argument("--out", type=Path, default=Path("data"))

@@ -25,8 +25,16 @@ def make_curves() -> pd.DataFrame:
             for seed in range(3):
                 err = scale * (2.0 * n**-0.4 + 0.2) * (1 + 0.01 * seed)
                 rows.append(
-                    dict(property=prop, database=db, kind="transfer", n=n, seed=seed,
-                         error=err, metric="mae", target_scale=scale)
+                    dict(
+                        property=prop,
+                        database=db,
+                        kind="transfer",
+                        n=n,
+                        seed=seed,
+                        error=err,
+                        metric="mae",
+                        target_scale=scale,
+                    )
                 )
     return pd.DataFrame(rows)
 

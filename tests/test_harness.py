@@ -86,8 +86,9 @@ def test_run_job_is_deterministic(prep):
 
 def test_run_harness_table_and_resume(tmp_path, prep):
     calls = []
-    table = run_harness(PAIR, config=SMALL, out=tmp_path, n_jobs=2, quiet=True,
-                        on_result=calls.append)
+    table = run_harness(
+        PAIR, config=SMALL, out=tmp_path, n_jobs=2, quiet=True, on_result=calls.append
+    )
     n_jobs = len(make_jobs(prep, ("finetune", "scratch"), SMALL.seeds))
     assert len(calls) == n_jobs == 12
     assert len(table) == n_jobs * 4
@@ -97,8 +98,9 @@ def test_run_harness_table_and_resume(tmp_path, prep):
     assert set(table.loc[table.kind == "scratch", "database"]) == {"none"}
     # Rerun: nothing left to do, same table.
     calls.clear()
-    again = run_harness(PAIR, config=SMALL, out=tmp_path, n_jobs=1, quiet=True,
-                        on_result=calls.append)
+    again = run_harness(
+        PAIR, config=SMALL, out=tmp_path, n_jobs=1, quiet=True, on_result=calls.append
+    )
     assert calls == []
     pd.testing.assert_frame_equal(again, table)
 
@@ -115,12 +117,14 @@ def test_dask_backend_matches_loky(tmp_path):
     distributed = pytest.importorskip("dask.distributed")
     cfg = HarnessConfig(seeds=1, n_grid=(16, 32, 64), m_grid=(16, 32, 64), target_max=300)
     ref = run_harness(PAIR, config=cfg, out=tmp_path / "loky", backend="sequential", quiet=True)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
         with distributed.Client(cluster) as client:
             assert len(client.scheduler_info()["workers"]) == 2
-            got = run_harness(PAIR, config=cfg, out=tmp_path / "dask", backend="dask",
-                              n_jobs=2, quiet=True)
+            got = run_harness(
+                PAIR, config=cfg, out=tmp_path / "dask", backend="dask", n_jobs=2, quiet=True
+            )
     pd.testing.assert_frame_equal(got.drop(columns="wall_time"), ref.drop(columns="wall_time"))
 
 
@@ -128,11 +132,30 @@ def test_dask_backend_matches_loky(tmp_path):
 def test_kill_minus_nine_then_resume(tmp_path):
     """A real SIGKILL mid-run loses at most the jobs in flight; a rerun completes cleanly."""
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "bayes_scaling", "curves", "--pair", PAIR, "--seeds", "3",
-           "--n-points", "5", "--m-points", "4", "--target-max", "300", "--out", str(out),
-           "--jobs", "1", "--quiet"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "bayes_scaling",
+        "curves",
+        "--pair",
+        PAIR,
+        "--seeds",
+        "3",
+        "--n-points",
+        "5",
+        "--m-points",
+        "4",
+        "--target-max",
+        "300",
+        "--out",
+        str(out),
+        "--jobs",
+        "1",
+        "--quiet",
+    ]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
     shard = out / "shards" / f"{PAIR}.csv"
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None:
@@ -143,8 +166,10 @@ def test_kill_minus_nine_then_resume(tmp_path):
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     partial = pd.read_csv(shard)  # never torn: parses
-    assert len(partial) % 4 == 0 and not partial.duplicated(
-        ["pair", "strategy", "kind", "n", "seed", "metric"]).any()
+    assert (
+        len(partial) % 4 == 0
+        and not partial.duplicated(["pair", "strategy", "kind", "n", "seed", "metric"]).any()
+    )
     assert not list((out / "shards").glob("*.tmp"))
     done_before = len(partial) // 4
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)

@@ -7,14 +7,20 @@ import pandas as pd
 import pytest
 
 from bayes_scaling.exceptions import BayesScalingError, UnknownNameError
-from bayes_scaling.harness import STRATEGIES, HarnessConfig, ShardStore, geometric_grid, get_strategy
+from bayes_scaling.harness import (
+    STRATEGIES,
+    HarnessConfig,
+    ShardStore,
+    geometric_grid,
+    get_strategy,
+)
 from bayes_scaling.harness.runner import stable_seed
 
 
 def test_geometric_grid():
     g = geometric_grid(16, 1077, 10)
     assert g[0] == 16 and g[-1] == 1077 and len(g) == 10
-    assert all(b > a for a, b in zip(g, g[1:]))
+    assert all(b > a for a, b in zip(g, g[1:], strict=False))
     ratios = np.diff(np.log(g))
     assert ratios.std() < 0.05
     with pytest.raises(BayesScalingError, match="0 < lo <= hi"):
@@ -71,8 +77,18 @@ def test_transfer_beats_scratch_with_related_source():
 
 def _rows(pair, n, seed):
     return [
-        dict(pair=pair, strategy="finetune", kind="transfer", n=n, seed=seed, metric=m,
-             error=0.1 * n, property="p", database="d", target_scale=1.0)
+        dict(
+            pair=pair,
+            strategy="finetune",
+            kind="transfer",
+            n=n,
+            seed=seed,
+            metric=m,
+            error=0.1 * n,
+            property="p",
+            database="d",
+            target_scale=1.0,
+        )
         for m in ("mae", "rmse")
     ]
 
@@ -83,7 +99,10 @@ def test_store_append_done_and_collect(tmp_path):
     store.append("a", _rows("a", 32, 0))
     store.append("b", _rows("b", 16, 1))
     fresh = ShardStore(tmp_path)  # a new process reading from disk
-    assert fresh.done(["a"]) == {("a", "finetune", "transfer", 16, 0), ("a", "finetune", "transfer", 32, 0)}
+    assert fresh.done(["a"]) == {
+        ("a", "finetune", "transfer", 16, 0),
+        ("a", "finetune", "transfer", 32, 0),
+    }
     assert len(fresh.collect()) == 6
     assert not list((tmp_path / "shards").glob("*.tmp"))
 
@@ -106,6 +125,6 @@ def test_store_survives_failed_write(tmp_path, monkeypatch):
 
 def test_store_corrupt_shard(tmp_path):
     (tmp_path / "shards").mkdir()
-    (tmp_path / "shards" / "a.csv").write_bytes(b"\x00\x01garbage\n\"unterminated")
+    (tmp_path / "shards" / "a.csv").write_bytes(b'\x00\x01garbage\n"unterminated')
     with pytest.raises(BayesScalingError, match="unreadable"):
         ShardStore(tmp_path).done(["a"])

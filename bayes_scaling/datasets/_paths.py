@@ -27,6 +27,7 @@ def data_root() -> Path:
     ------
     DataNotFoundError
         If the directory does not exist; the message names the environment variable.
+
     """
     env = os.environ.get(DATA_ENV_VAR)
     root = Path(env).expanduser() if env else DEFAULT_DATA_ROOT

@@ -58,7 +58,7 @@ Backend = Literal["loky", "threading", "sequential", "dask"]
 
 
 def stable_seed(*parts: object) -> int:
-    """A 32-bit seed derived deterministically from ``parts`` (independent of PYTHONHASHSEED)."""
+    """Return a 32-bit seed derived from ``parts`` (independent of PYTHONHASHSEED)."""
     digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
     return int.from_bytes(digest[:4], "little")
 
@@ -70,6 +70,7 @@ def geometric_grid(lo: int, hi: int, points: int) -> list[int]:
     --------
     >>> geometric_grid(16, 1024, 7)
     [16, 32, 64, 128, 256, 512, 1024]
+
     """
     if lo <= 0 or hi < lo:
         raise BayesScalingError(f"Grid needs 0 < lo <= hi, got lo={lo}, hi={hi}.")
@@ -101,6 +102,7 @@ class HarnessConfig:
         Explicit source-size grid (overrides ``n_min``/``n_points``).
     m_grid : sequence of int or None
         Explicit scratch-size grid.
+
     """
 
     seeds: int = 5
@@ -162,7 +164,7 @@ class Job:
 
 # ---------------------------------------------------------------------------- preparation
 def _target_id(pair: Any) -> str:
-    """Identifier of a pair's target data (pairs sharing it share splits and scratch curve)."""
+    """Return the id of a pair's target data (pairs sharing it share splits and scratch)."""
     return str(getattr(pair, "target_id", None) or f"{pair.property}_{pair.target}")
 
 
@@ -411,13 +413,16 @@ def run_harness(
     Examples
     --------
     >>> run_harness("chi_cosmo_rs", config=HarnessConfig(seeds=2), n_jobs=2)  # doctest: +SKIP
+
     """
     from bayes_scaling.datasets import list_pairs
 
     config = config or HarnessConfig()
     known = list(list_pairs(counts=False)["pair"])
-    names = known if pairs == "all" or pairs == ["all"] else (
-        [pairs] if isinstance(pairs, str) else list(pairs)
+    names = (
+        known
+        if pairs == "all" or pairs == ["all"]
+        else ([pairs] if isinstance(pairs, str) else list(pairs))
     )
     for nm in names:
         if nm not in known:

@@ -38,6 +38,7 @@ class ShardStore:
     ----------
     root : path-like
         Output folder of a harness run.
+
     """
 
     def __init__(self, root: str | Path) -> None:

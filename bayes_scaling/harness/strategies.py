@@ -196,7 +196,5 @@ def get_strategy(name: str | Strategy) -> Strategy:
     if isinstance(name, Strategy):
         return name
     if name not in STRATEGIES:
-        raise UnknownNameError(
-            f"Unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}."
-        )
+        raise UnknownNameError(f"Unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}.")
     return STRATEGIES[name]()

@@ -37,6 +37,7 @@ class CurvePosterior:
         One row per curve, indexed by the curve id (same order as the ``curve`` coordinate),
         with at least ``target_scale`` and ``n_max`` (largest observed n); usually also
         ``property``, ``database``, ``kind``, ``strategy``, ``metric``, ``unit``.
+
     """
 
     draws: xr.Dataset
