@@ -1,0 +1,161 @@
+"""The main job, end to end: curves → hierarchical fit → plans → comparison → report.
+
+Used by ``bayes-scaling demo`` (the README's first command) and by the notebooks. Every step
+is an ordinary library call; this module only chains them with sensible defaults.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bayes_scaling.constants import DEFAULT_SEED
+from bayes_scaling.curves import read_curves, validate_curves
+
+#: The curve table the harness produced and the repository ships.
+BUNDLED_CURVES = Path(__file__).resolve().parents[1] / "data" / "curves" / "curves.csv"
+
+
+def select_curves(
+    table: pd.DataFrame,
+    *,
+    metric: str = "mae",
+    strategies: tuple[str, ...] | None = ("finetune", "scratch"),
+) -> pd.DataFrame:
+    """Keep one metric (and the given strategies) of a harness table, validated."""
+    out = table[table["metric"] == metric]
+    if strategies is not None and "strategy" in out:
+        out = out[out["strategy"].isin(strategies)]
+    return validate_curves(out)
+
+
+def default_targets(posterior: Any, curve: str, fraction: float = 0.9) -> float:
+    """Return a target 10 % below the posterior-median error at the largest observed n."""
+    n_max = float(posterior.curves.loc[curve, "n_max"])
+    now = float(np.median(posterior.expected_error(n_max, curve, scale="original")))
+    return fraction * now
+
+
+@dataclass
+class PipelineResult:
+    """What the main job produced."""
+
+    model: Any
+    decisions: list[Any] = field(default_factory=list)
+    report_path: Path | None = None
+    fit_path: Path | None = None
+
+
+def plan_all(posterior: Any, *, prob: float = 0.9) -> list[Any]:
+    """Default planning answers for every transfer curve of a fitted posterior.
+
+    For each transfer curve: the sample size reaching an error 10 % below today's, the value
+    of doubling the source, and (when a scratch curve of the same target exists) the
+    equivalent number of experiments. Then a database comparison per property.
+    """
+    from bayes_scaling.compare import compare_groups
+    from bayes_scaling.exceptions import UnknownNameError
+    from bayes_scaling.planning import (
+        equivalent_sample_size,
+        next_batch_value,
+        sample_size_for_target,
+    )
+
+    decisions: list[Any] = []
+    meta = posterior.curves
+    transfer = [c for c in posterior.curve_ids if meta.loc[c, "kind"] == "transfer"]
+    for curve in transfer:
+        target = default_targets(posterior, curve)
+        decisions.append(sample_size_for_target(posterior, curve, target, prob=prob))
+        decisions.append(next_batch_value(posterior, curve, int(meta.loc[curve, "n_max"])))
+        try:
+            decisions.append(equivalent_sample_size(posterior, curve))
+        except UnknownNameError:
+            pass  # no scratch curve for this target
+    if meta.loc[transfer, "database"].nunique() > 1:
+        decisions.append(compare_groups(posterior, by="database", within="property"))
+    return decisions
+
+
+def run_pipeline(
+    curves: str | Path | pd.DataFrame = BUNDLED_CURVES,
+    *,
+    out: str | Path = "runs/demo",
+    metric: str = "mae",
+    groups: tuple[str, ...] = ("property", "database"),
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 4,
+    sampler: str = "nutpie",
+    random_seed: int = DEFAULT_SEED,
+    prob: float = 0.9,
+) -> PipelineResult:
+    """Fit the bundled (or given) curves, plan, compare and write an HTML + Markdown report.
+
+    Parameters
+    ----------
+    curves : path or DataFrame
+        Curve table; defaults to the real curves shipped in ``data/curves/curves.csv``.
+    out : path-like
+        Folder for ``fit.nc``, ``report.html`` and ``report.md``.
+    metric : str
+        Which metric rows to model (``mae`` or ``rmse``; normalised by ``target_scale``).
+    groups, draws, tune, chains, sampler, random_seed
+        Passed to :class:`bayes_scaling.models.ScalingLawModel`.
+    prob : float
+        Probability for "n needed so that P(error <= target) >= prob".
+
+    """
+    from bayes_scaling.models import ScalingLawModel
+    from bayes_scaling.reporting import build_report
+
+    table = curves if isinstance(curves, pd.DataFrame) else read_curves(curves)
+    table = select_curves(table, metric=metric)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    model = ScalingLawModel(
+        groups=list(groups),
+        sampler=sampler,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        random_seed=random_seed,
+    ).fit(table)
+    fit_path = out / "fit.nc"
+    model.save(fit_path)
+    posterior = model.curve_posterior()
+    decisions = plan_all(posterior, prob=prob)
+    report = build_report(
+        posterior,
+        table,
+        decisions=decisions,
+        diagnostics=model.convergence.table,
+        provenance=provenance(curves),
+        title="Sim2Real scaling laws: how much simulation data to produce",
+    )
+    report_path = out / "report.html"
+    report.write(report_path)
+    report.write(out / "report.md")
+    return PipelineResult(model, decisions, report_path, fit_path)
+
+
+def provenance(curves: Any) -> dict[str, str]:
+    """Provenance lines for the report (curve file, package and library versions)."""
+    import arviz
+    import pymc
+
+    import bayes_scaling
+
+    src = "in-memory table" if isinstance(curves, pd.DataFrame) else str(curves)
+    return {
+        "curves": src,
+        "harness": "bayes-scaling curves --all (see data/README.md for the exact command)",
+        "datasets": "public datasets read in place from $BAYES_SCALING_DATA (../shared/data)",
+        "bayes_scaling": bayes_scaling.__version__,
+        "pymc": pymc.__version__,
+        "arviz": arviz.__version__,
+    }

@@ -1,0 +1,154 @@
+"""Command-line interface and the main pipeline, on a small simulated curve set."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from bayes_scaling.cli import app
+from bayes_scaling.simulate import simulate_curves
+
+runner = CliRunner()
+FAST = ["--draws", "300", "--tune", "300", "--chains", "2", "--seed", "3"]
+
+
+def small_curves() -> pd.DataFrame:
+    """Two properties x two databases, plus one scratch curve per property (known truth)."""
+    params = pd.DataFrame(
+        {
+            "property": ["density", "density", "tg", "tg"],
+            "database": ["radonpy", "mafa_md", "radonpy", "mafa_md"],
+            "D": [1.2, 1.0, 1.5, 1.3],
+            "alpha": [0.5, 0.4, 0.45, 0.35],
+            "C": [0.2, 0.35, 0.25, 0.4],
+        }
+    )
+    grid = np.unique(np.geomspace(16, 4096, 8).astype(int))
+    transfer = simulate_curves(params, grid, seeds=3, noise=0.05, rng=1)
+    scratch_params = pd.DataFrame(
+        {"property": ["density", "tg"], "database": ["none", "none"], "D": [3.0, 3.0],
+         "alpha": [0.3, 0.3], "C": [0.3, 0.3]}
+    )
+    scratch = simulate_curves(
+        scratch_params, grid[:6], seeds=3, noise=0.05, kind="scratch", rng=2
+    )
+    return pd.concat([transfer, scratch], ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cli")
+    curves = tmp / "curves.csv"
+    small_curves().to_csv(curves, index=False)
+    fit_file = tmp / "fit.nc"
+    res = runner.invoke(app, ["fit", str(curves), "-o", str(fit_file), *FAST])
+    assert res.exit_code == 0, res.output
+    assert fit_file.exists()
+    return tmp, fit_file
+
+
+def curve_list(fit_file) -> list[str]:
+    res = runner.invoke(app, ["curves-of", str(fit_file)])
+    assert res.exit_code == 0, res.output
+    return res.output.split()
+
+
+def test_curves_of_lists_every_curve(fitted):
+    _, fit_file = fitted
+    ids = curve_list(fit_file)
+    assert len(ids) == 6
+    assert any("radonpy" in c and "transfer" in c for c in ids)
+
+
+def test_plan(fitted):
+    _, fit_file = fitted
+    curve = next(c for c in curve_list(fit_file) if c.startswith("density|radonpy"))
+    res = runner.invoke(
+        app, ["plan", str(fit_file), "--curve", curve, "--target", "0.25", "--target", "0.1",
+              "--prob", "0.9", "--scale", "normalised", "--delta-n", "1000"]
+    )
+    assert res.exit_code == 0, res.output
+    assert "0.1" in res.output and "unreachable" in res.output  # 0.1 < true C = 0.2
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--curve", "nope|x", "--target", "0.3"], "Unknown curve 'nope|x'"),
+        (["--curve", "CURVE", "--target", "-0.3"], "--target must be > 0"),
+        (["--curve", "CURVE", "--target", "0.3", "--prob", "1.5"], "--prob must be in (0, 1)"),
+        (["--curve", "CURVE", "--target", "0.3", "--prob", "0"], "--prob must be in (0, 1)"),
+    ],
+)
+def test_plan_bad_inputs(fitted, args, message):
+    _, fit_file = fitted
+    curve = curve_list(fit_file)[0]
+    args = [curve if a == "CURVE" else a for a in args]
+    res = runner.invoke(app, ["plan", str(fit_file), *args])
+    assert res.exit_code == 2
+    assert message in res.output
+
+
+def test_compare(fitted):
+    _, fit_file = fitted
+    res = runner.invoke(app, ["compare", str(fit_file), "--by", "database"])
+    assert res.exit_code == 0, res.output
+    assert "radonpy" in res.output and "mafa_md" in res.output
+    bad = runner.invoke(app, ["compare", str(fit_file), "--by", "colour"])
+    assert bad.exit_code == 2 and "Unknown group column 'colour'" in bad.output
+
+
+class _Sections(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        self.ids.update(v for k, v in attrs if k == "id" and v)
+
+
+def test_report(fitted):
+    tmp, fit_file = fitted
+    out = tmp / "report.html"
+    res = runner.invoke(app, ["report", str(fit_file), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    parser = _Sections()
+    parser.feed(out.read_text())
+    assert {"summary", "curves", "planning", "comparison", "diagnostics", "provenance"} <= parser.ids
+    md = tmp / "report.md"
+    assert runner.invoke(app, ["report", str(fit_file), "-o", str(md)]).exit_code == 0
+    assert "# " in md.read_text()
+
+
+def test_corrupt_fit_file(tmp_path):
+    bad = tmp_path / "fit.nc"
+    bad.write_bytes(b"not a netcdf file at all")
+    res = runner.invoke(app, ["compare", str(bad)])
+    assert res.exit_code == 2
+    assert "fit.nc" in res.output
+
+
+def test_fit_rejects_bad_curves(tmp_path):
+    df = small_curves()
+    df.loc[0, "error"] = -1.0
+    path = tmp_path / "bad.csv"
+    df.to_csv(path, index=False)
+    res = runner.invoke(app, ["fit", str(path), "-o", str(tmp_path / "f.nc"), *FAST])
+    assert res.exit_code == 2 and "'error' must be > 0" in res.output
+
+
+def test_run_pipeline_end_to_end(tmp_path):
+    from bayes_scaling.pipeline import run_pipeline
+
+    res = run_pipeline(small_curves(), out=tmp_path, draws=300, tune=300, chains=2,
+                       random_seed=5)
+    assert res.report_path.exists() and (tmp_path / "report.md").exists()
+    assert res.fit_path.exists()
+    kinds = {type(d).__name__ for d in res.decisions}
+    assert {"SampleSizeDecision", "NextBatchDecision", "EquivalentSampleSizeDecision",
+            "ComparisonDecision"} <= kinds
+    assert all(d.sentence for d in res.decisions)
