@@ -231,7 +231,7 @@ def report(
         post = model.curve_posterior()  # type: ignore[attr-defined]
         rep = build_report(
             post,
-            model.curves_,  # type: ignore[attr-defined]
+            model.data_.table,  # type: ignore[attr-defined]  # the training curve table
             decisions=plan_all(post, prob=prob),
             diagnostics=model.convergence.table,  # type: ignore[attr-defined]
             provenance={**provenance(str(fit_file)), "fit": str(fit_file)},

@@ -1,0 +1,64 @@
+"""Scaling-law models: the hierarchical Bayesian fit, its baseline, diagnostics and I/O.
+
+Main entry point: :class:`ScalingLawModel`. Everything downstream consumes
+:class:`CurvePosterior` (``ScalingLawModel.curve_posterior()``).
+
+Modules
+-------
+priors
+    :class:`Priors`, every prior documented in one place.
+laws
+    The laws (``power``, ``power_gap``, ``broken_power``) as objects.
+hierarchical
+    :class:`ScalingLawModel` and the PyMC graph.
+baseline
+    Per-curve least squares (:func:`fit_least_squares`), the paper's method.
+samplers
+    Backend selection (nutpie, pymc, numpyro) and compiled-model caching.
+diagnostics
+    :class:`ConvergenceReport` and :class:`ConvergenceWarning`.
+persistence
+    netCDF save/load.
+comparison
+    LOO comparison of laws, :func:`transfer_gap_evidence`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from bayes_scaling.models.posterior import CurvePosterior
+
+_LAZY = {
+    "ScalingLawModel": "bayes_scaling.models.hierarchical",
+    "build_pymc_model": "bayes_scaling.models.hierarchical",
+    "Priors": "bayes_scaling.models.priors",
+    "ScalingLaw": "bayes_scaling.models.laws",
+    "LAWS": "bayes_scaling.models.laws",
+    "get_law": "bayes_scaling.models.laws",
+    "fit_least_squares": "bayes_scaling.models.baseline",
+    "LeastSquaresFit": "bayes_scaling.models.baseline",
+    "ConvergenceReport": "bayes_scaling.models.diagnostics",
+    "ConvergenceWarning": "bayes_scaling.models.diagnostics",
+    "SamplerUnavailableError": "bayes_scaling.models.samplers",
+    "clear_compile_cache": "bayes_scaling.models.samplers",
+    "compare_models": "bayes_scaling.models.comparison",
+    "fit_laws": "bayes_scaling.models.comparison",
+    "transfer_gap_evidence": "bayes_scaling.models.comparison",
+    "TransferGapEvidence": "bayes_scaling.models.comparison",
+    "save_model": "bayes_scaling.models.persistence",
+    "load_model": "bayes_scaling.models.persistence",
+}
+
+__all__ = ["CurvePosterior", *sorted(_LAZY)]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'bayes_scaling.models' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_LAZY))

@@ -1,0 +1,214 @@
+"""Arrays the models need, derived once from a validated curve table (internal)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from bayes_scaling.curves import curve_ids, curve_key_columns, normalised_error, validate_curves
+from bayes_scaling.exceptions import BayesScalingError, UnknownNameError
+
+#: Default grouping columns (those present in the data are used).
+DEFAULT_GROUPS: tuple[str, ...] = ("property", "database", "strategy")
+#: Columns describing a curve that may be used as grouping columns.
+GROUPABLE: tuple[str, ...] = (
+    "pair", "property", "database", "kind", "strategy", "m", "metric", "unit", "family"
+)
+#: Sum of squares floor (an exactly zero within-point spread would make the Gamma term -inf).
+SS_FLOOR: float = 1e-12
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    """One grouping column used by the model.
+
+    Attributes
+    ----------
+    column : str
+        Column name (also the name of the model dimension of its levels).
+    levels : list of str
+        Sorted level labels.
+    curve_index : numpy.ndarray
+        Level index of every curve (``int64``, length ``n_curves``).
+    """
+
+    column: str
+    levels: list[str]
+    curve_index: np.ndarray
+
+
+@dataclass(frozen=True)
+class CurveData:
+    """Model-ready arrays of a curve table (points are distinct ``(curve, n)``)."""
+
+    table: pd.DataFrame
+    curve_ids: list[str]
+    meta: pd.DataFrame
+    log_n_ref: float
+    point_curve: np.ndarray
+    point_n: np.ndarray
+    point_x: np.ndarray
+    point_k: np.ndarray
+    point_ybar: np.ndarray
+    point_ss: np.ndarray
+    obs_point: np.ndarray
+    obs_y: np.ndarray
+    groups: list[GroupSpec]
+    dropped_groups: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def n_curves(self) -> int:
+        """Number of curves."""
+        return len(self.curve_ids)
+
+    @property
+    def n_points(self) -> int:
+        """Number of distinct ``(curve, n)`` points."""
+        return len(self.point_curve)
+
+    @property
+    def ss_points(self) -> np.ndarray:
+        """Indices of points with at least two seeds (they carry a spread term)."""
+        return np.flatnonzero(self.point_k >= 2)
+
+    @property
+    def x_range(self) -> tuple[float, float]:
+        """Smallest and largest ``log n - log n_ref``."""
+        return float(self.point_x.min()), float(self.point_x.max())
+
+    def structure_key(self) -> tuple:
+        """Everything that fixes the model graph's shapes (for compile caching)."""
+        return (
+            self.n_curves,
+            self.n_points,
+            int(self.ss_points.size),
+            int(self.obs_y.size),
+            tuple((g.column, len(g.levels)) for g in self.groups),
+        )
+
+
+def _curve_value(col: pd.Series) -> pd.Series:
+    if str(col.dtype) == "Int64":
+        return col.map(lambda v: "full" if pd.isna(v) else str(int(v)))
+    return col.astype(str)
+
+
+def curve_metadata(table: pd.DataFrame, cid: pd.Series | None = None) -> pd.DataFrame:
+    """One row per curve (index ``curve``): key columns, unit, target scale, n range, counts.
+
+    ``target_scale`` is the median over the curve's rows (it is constant in well-formed
+    tables).
+    """
+    if cid is None:
+        cid = curve_ids(table)
+    keys = curve_key_columns(table)
+    extra = [c for c in ("unit", "family") if c in table]
+    g = table.assign(_curve=cid.values).groupby("_curve", sort=False)
+    meta = g[keys + extra].first()
+    meta["target_scale"] = g["target_scale"].median()
+    meta["n_min"] = g["n"].min().astype("int64")
+    meta["n_max"] = g["n"].max().astype("int64")
+    meta["n_obs"] = g.size().astype("int64")
+    meta["n_points"] = g["n"].nunique().astype("int64")
+    meta["n_seeds"] = g["seed"].nunique().astype("int64")
+    meta.index.name = "curve"
+    return meta
+
+
+def resolve_groups(
+    table: pd.DataFrame, groups: Sequence[str] | None
+) -> list[str]:
+    """Return the requested grouping columns, checked against the table."""
+    if groups is None:
+        return [c for c in DEFAULT_GROUPS if c in table.columns]
+    if isinstance(groups, str):
+        groups = [groups]
+    out: list[str] = []
+    for col in groups:
+        if col not in GROUPABLE:
+            raise UnknownNameError(
+                f"Grouping column {col!r} is not a curve-level column; choose from "
+                f"{', '.join(GROUPABLE)}."
+            )
+        if col not in table.columns:
+            raise UnknownNameError(
+                f"Grouping column {col!r} is not in the curve table (columns: "
+                f"{', '.join(table.columns)})."
+            )
+        if col not in out:
+            out.append(col)
+    return out
+
+
+def prepare(curves: pd.DataFrame, groups: Sequence[str] | None) -> CurveData:
+    """Validate ``curves`` and compute every array the models use."""
+    table = validate_curves(curves)
+    cid = curve_ids(table)
+    ids = list(dict.fromkeys(cid))
+    meta = curve_metadata(table, cid).loc[ids]
+    curve_pos = pd.Series(np.arange(len(ids)), index=ids)
+
+    y = np.log(normalised_error(table).to_numpy(dtype=float))
+    frame = pd.DataFrame({"curve": curve_pos[cid.values].to_numpy(), "n": table["n"].to_numpy(),
+                          "y": y})
+    pts = frame.groupby(["curve", "n"], sort=True)
+    agg = pts["y"].agg(["mean", "size"]).reset_index()
+    point_index = pd.MultiIndex.from_frame(agg[["curve", "n"]])
+    obs_point = point_index.get_indexer(pd.MultiIndex.from_frame(frame[["curve", "n"]]))
+    ybar = agg["mean"].to_numpy()
+    resid = y - ybar[obs_point]
+    ss = np.bincount(obs_point, weights=resid**2, minlength=len(agg))
+
+    point_n = agg["n"].to_numpy(dtype="int64")
+    log_n = np.log(point_n.astype(float))
+    log_n_ref = float(np.mean(log_n))
+
+    specs: list[GroupSpec] = []
+    dropped: dict[str, str] = {}
+    for col in resolve_groups(table, groups):
+        per_curve = table.assign(_v=_curve_value(table[col]).values, _c=cid.values)
+        n_vals = per_curve.groupby("_c")["_v"].nunique()
+        varying = n_vals[n_vals > 1]
+        if len(varying):
+            raise BayesScalingError(
+                f"Grouping column {col!r} varies within curve(s) "
+                f"{', '.join(map(repr, varying.index[:5]))}; a grouping column must be "
+                "constant within each curve."
+            )
+        values = per_curve.groupby("_c")["_v"].first().loc[ids]
+        levels = sorted(values.unique())
+        if len(ids) == 1:
+            dropped[col] = "a single curve has no group structure (no pooling)"
+            continue
+        if len(levels) < 2:
+            dropped[col] = f"only one level ({levels[0]!r})"
+            continue
+        if len(levels) == len(ids):
+            dropped[col] = (
+                "one curve per level: the group effect is not identifiable from the curve-level "
+                "deviation"
+            )
+            continue
+        lookup = {lvl: i for i, lvl in enumerate(levels)}
+        index = np.array([lookup[v] for v in values], dtype="int64")
+        specs.append(GroupSpec(col, [str(v) for v in levels], index))
+
+    return CurveData(
+        table=table,
+        curve_ids=ids,
+        meta=meta,
+        log_n_ref=log_n_ref,
+        point_curve=agg["curve"].to_numpy(dtype="int64"),
+        point_n=point_n,
+        point_x=log_n - log_n_ref,
+        point_k=agg["size"].to_numpy(dtype="int64"),
+        point_ybar=ybar,
+        point_ss=ss,
+        obs_point=np.asarray(obs_point, dtype="int64"),
+        obs_y=y,
+        groups=specs,
+        dropped_groups=dropped,
+    )

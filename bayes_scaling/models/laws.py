@@ -1,0 +1,203 @@
+"""Scaling laws as objects: the mean log error of a curve as a function of ``log n``.
+
+Each law is written once against a tiny array namespace (:data:`NUMPY_OPS` or
+:data:`PYTENSOR_OPS`), so the PyMC model, the pointwise log-likelihood, predictions and the
+least-squares baseline all evaluate exactly the same expression.
+
+All laws use the reference-size parameterisation (``x = log n - log n_ref``):
+
+``power`` (no transfer gap, ``C = 0``)
+    ``e(n) = e_ref (n / n_ref)^-alpha``
+``power_gap`` (Minami et al. 2025)
+    ``e(n) = e_ref [g + (1 - g)(n / n_ref)^-alpha] = D n^-alpha + C`` with
+    ``C = g e_ref`` and ``D = (1 - g) e_ref n_ref^alpha``.
+``broken_power`` (one smooth break, Caballero et al. 2022, with the gap)
+    ``e(n) = e_ref [g + (1 - g) s(n)]``, ``log s = -alpha1 x - (alpha2 - alpha1) f
+    [softplus((x - x_b) / f) - softplus(-x_b / f)]``; slope ``alpha1`` before the break
+    ``n_b = n_ref e^{x_b}``, ``alpha2`` after it, smoothness ``f`` (:data:`BREAK_SMOOTHNESS`,
+    in units of ``log n``). :meth:`ScalingLaw.dac` reports its large-``n`` asymptote
+    ``D n^-alpha2 + C``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+from bayes_scaling.exceptions import UnknownNameError
+
+#: Width of the broken power law's transition, in natural-log units of ``n``.
+BREAK_SMOOTHNESS: float = 1.0
+
+
+def _np_softplus(x: Any) -> Any:
+    return np.logaddexp(0.0, x)
+
+
+#: Array namespace for NumPy evaluation.
+NUMPY_OPS = SimpleNamespace(
+    log=np.log, exp=np.exp, softplus=_np_softplus, logaddexp=np.logaddexp
+)
+
+
+def _pytensor_ops() -> SimpleNamespace:
+    import pytensor.tensor as pt
+
+    return SimpleNamespace(log=pt.log, exp=pt.exp, softplus=pt.softplus, logaddexp=pt.logaddexp)
+
+
+class _LazyOps(SimpleNamespace):
+    def __getattr__(self, name: str) -> Any:  # built on first use: pytensor import is slow
+        ops = _pytensor_ops()
+        self.__dict__.update(vars(ops))
+        return getattr(ops, name)
+
+
+#: Array namespace for PyTensor graphs.
+PYTENSOR_OPS = _LazyOps()
+
+
+def _log_g(ops: Any, logit_gap: Any) -> tuple[Any, Any]:
+    """Return ``(log g, log(1 - g))`` for ``g = sigmoid(logit_gap)``, stably."""
+    return -ops.softplus(-logit_gap), -ops.softplus(logit_gap)
+
+
+@dataclass(frozen=True)
+class ScalingLaw:
+    """A learning-curve law with named curve-level parameters.
+
+    Parameters
+    ----------
+    name : str
+        Registry name (``"power"``, ``"power_gap"``, ``"broken_power"``).
+    description : str
+        One-line formula.
+    pooled : tuple of str
+        Curve-level parameters that get the hierarchical (group + curve) structure.
+    extra : tuple of str
+        Curve-level parameters without group effects (broken power law only).
+    log_mean_fn : callable
+        ``(ops, x, p) -> log e(n)``, ``x = log n - log n_ref`` and ``p`` a mapping of
+        parameter arrays broadcastable against ``x``.
+    """
+
+    name: str
+    description: str
+    pooled: tuple[str, ...]
+    extra: tuple[str, ...]
+    log_mean_fn: Callable[[Any, Any, Mapping[str, Any]], Any]
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        """All curve-level parameters."""
+        return self.pooled + self.extra
+
+    @property
+    def has_gap(self) -> bool:
+        """Whether the law has a transfer gap ``C``."""
+        return "logit_gap" in self.pooled
+
+    def log_mean(self, x: Any, params: Mapping[str, Any], ops: Any = NUMPY_OPS) -> Any:
+        """Return the log of the expected (normalised) error at ``x = log n - log n_ref``."""
+        return self.log_mean_fn(ops, x, params)
+
+    def expected_error(
+        self, n: np.ndarray, params: Mapping[str, np.ndarray], log_n_ref: float
+    ) -> np.ndarray:
+        """NumPy expected normalised error at sizes ``n`` (broadcasting with ``params``)."""
+        x = np.log(np.asarray(n, dtype=float)) - log_n_ref
+        return np.exp(self.log_mean(x, params, NUMPY_OPS))
+
+    def dac(
+        self, params: Mapping[str, np.ndarray], log_n_ref: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return ``(D, alpha, C)`` of ``D n^-alpha + C`` (the large-n asymptote if broken)."""
+        le = np.asarray(params["log_e_ref"], dtype=float)
+        la = np.asarray(params["log_alpha"], dtype=float)
+        if self.has_gap:
+            log_g, log_1mg = _log_g(NUMPY_OPS, np.asarray(params["logit_gap"], dtype=float))
+            C = np.exp(le + log_g)
+        else:
+            log_1mg = np.zeros_like(le)
+            C = np.zeros_like(le)
+        alpha = np.exp(la)
+        if self.name == "broken_power":
+            alpha2 = np.exp(np.asarray(params["log_alpha2"], dtype=float))
+            xb = np.asarray(params["log_break"], dtype=float)
+            delta = alpha2 - alpha
+            f = BREAK_SMOOTHNESS
+            log_D = le + log_1mg + alpha2 * log_n_ref + delta * xb + delta * f * _np_softplus(
+                -xb / f
+            )
+            return np.exp(log_D), alpha2, C
+        log_D = le + log_1mg + alpha * log_n_ref
+        return np.exp(log_D), alpha, C
+
+
+def _power(ops: Any, x: Any, p: Mapping[str, Any]) -> Any:
+    return p["log_e_ref"] - ops.exp(p["log_alpha"]) * x
+
+
+def _power_gap(ops: Any, x: Any, p: Mapping[str, Any]) -> Any:
+    log_g, log_1mg = _log_g(ops, p["logit_gap"])
+    return p["log_e_ref"] + ops.logaddexp(log_g, log_1mg - ops.exp(p["log_alpha"]) * x)
+
+
+def _broken_power(ops: Any, x: Any, p: Mapping[str, Any]) -> Any:
+    log_g, log_1mg = _log_g(ops, p["logit_gap"])
+    a1 = ops.exp(p["log_alpha"])
+    a2 = ops.exp(p["log_alpha2"])
+    xb = p["log_break"]
+    f = BREAK_SMOOTHNESS
+    log_s = -a1 * x - (a2 - a1) * f * (ops.softplus((x - xb) / f) - ops.softplus(-xb / f))
+    return p["log_e_ref"] + ops.logaddexp(log_g, log_1mg + log_s)
+
+
+POWER = ScalingLaw(
+    "power", "e(n) = D n^-alpha (no transfer gap)", ("log_e_ref", "log_alpha"), (), _power
+)
+POWER_GAP = ScalingLaw(
+    "power_gap",
+    "e(n) = D n^-alpha + C (Minami et al. 2025)",
+    ("log_e_ref", "logit_gap", "log_alpha"),
+    (),
+    _power_gap,
+)
+BROKEN_POWER = ScalingLaw(
+    "broken_power",
+    "e(n) = C + D n^-alpha1 (1 + (n/n_b)^(1/f))^-((alpha2-alpha1) f) (Caballero et al. 2022)",
+    ("log_e_ref", "logit_gap", "log_alpha"),
+    ("log_alpha2", "log_break"),
+    _broken_power,
+)
+
+#: Registered laws by name.
+LAWS: dict[str, ScalingLaw] = {law.name: law for law in (POWER, POWER_GAP, BROKEN_POWER)}
+
+
+def get_law(law: str | ScalingLaw) -> ScalingLaw:
+    """Return the registered law ``law`` (or ``law`` itself if already a law)."""
+    if isinstance(law, ScalingLaw):
+        return law
+    try:
+        return LAWS[law]
+    except (KeyError, TypeError):
+        raise UnknownNameError(
+            f"Unknown law {law!r}; choose one of {', '.join(LAWS)}."
+        ) from None
+
+
+def params_from_dac(
+    D: np.ndarray, alpha: np.ndarray, C: np.ndarray, log_n_ref: float
+) -> dict[str, np.ndarray]:
+    """Map ``(D, alpha, C)`` of the power law with gap to the reference parameterisation."""
+    D, alpha, C = (np.asarray(v, dtype=float) for v in (D, alpha, C))
+    excess = D * np.exp(-alpha * log_n_ref)
+    e_ref = excess + C
+    with np.errstate(divide="ignore"):
+        logit_gap = np.log(C) - np.log(excess)
+    return {"log_e_ref": np.log(e_ref), "logit_gap": logit_gap, "log_alpha": np.log(alpha)}

@@ -1,0 +1,171 @@
+"""Save and load fitted models as one netCDF file (never pickle).
+
+The file is the fit's DataTree (``posterior``, ``sample_stats``, ``log_likelihood``,
+``observed_data``, ``constant_data``) plus the training curve table in its own group
+``curves``. Root attributes hold:
+
+``bayes_scaling_model``
+    ``"ScalingLawModel"`` (marks the file as ours).
+``bayes_scaling_schema_version``
+    :data:`SCHEMA_VERSION`; a different version is refused with :class:`ModelFileError`.
+``config``
+    The constructor settings as a JSON string (priors included).
+``data_hash``
+    :func:`bayes_scaling.curves.curves_hash` of the training table; checked on load.
+``log_n_ref``, ``groups_used``, ``dropped_groups``, ``random_seed_used``, ``predict_seed``
+    Fitted state needed to rebuild predictions.
+
+Writing is atomic (temporary file + rename), so an interrupted save never leaves a
+half-written model behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayes_scaling.curves import curves_hash, validate_curves
+from bayes_scaling.exceptions import BayesScalingError, CurveSchemaError, ModelFileError
+
+if TYPE_CHECKING:
+    from bayes_scaling.models.hierarchical import ScalingLawModel
+
+#: Value of the ``bayes_scaling_model`` root attribute.
+MODEL_KIND = "ScalingLawModel"
+#: Version of the file layout; bump on incompatible changes.
+SCHEMA_VERSION = 1
+_REQUIRED_GROUPS = ("posterior", "sample_stats", "log_likelihood", "curves")
+_NULLABLE_INT = ("m", "n_train", "n_test")
+
+
+def table_to_dataset(table: pd.DataFrame) -> xr.Dataset:
+    """Store a curve table as a Dataset over ``row`` (nullable ints as float with NaN)."""
+    data = {}
+    for col in table.columns:
+        s = table[col]
+        if col in _NULLABLE_INT or str(s.dtype) == "Int64":
+            data[col] = ("row", s.astype("Float64").to_numpy(dtype=float, na_value=np.nan),
+                         {"nullable_int": 1})
+        elif s.dtype == object or pd.api.types.is_string_dtype(s):
+            data[col] = ("row", s.astype(str).to_numpy(dtype=object))
+        else:
+            data[col] = ("row", s.to_numpy())
+    ds = xr.Dataset(data, coords={"row": np.arange(len(table))})
+    ds.attrs["columns"] = json.dumps(list(table.columns))
+    return ds
+
+
+def dataset_to_table(ds: xr.Dataset) -> pd.DataFrame:
+    """Inverse of :func:`table_to_dataset`."""
+    cols = json.loads(ds.attrs["columns"])
+    out = {}
+    for col in cols:
+        v = ds[col]
+        if v.attrs.get("nullable_int"):
+            out[col] = pd.array(
+                [pd.NA if np.isnan(x) else int(x) for x in v.values], dtype="Int64"
+            )
+        else:
+            out[col] = v.values
+    return pd.DataFrame(out)
+
+
+def save_model(model: ScalingLawModel, path: str | os.PathLike[str]) -> Path:
+    """Write a fitted model to ``path`` (netCDF4/HDF5 via h5netcdf), atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    dt = model.idata.copy()
+    dt.attrs = dict(model.idata.attrs)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        dt.to_netcdf(tmp, engine="h5netcdf")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _open(path: Path) -> xr.DataTree:
+    if not path.is_file():
+        raise ModelFileError(f"Model file {path} does not exist.")
+    try:
+        dt = xr.open_datatree(path, engine="h5netcdf")
+        dt = dt.load()
+        dt.close()
+    except Exception as exc:  # noqa: BLE001 - any reader failure means a corrupt/foreign file
+        raise ModelFileError(
+            f"Could not read model file {path}: not a readable netCDF/HDF5 file ({exc})."
+        ) from exc
+    return dt
+
+
+def load_model(path: str | os.PathLike[str], cls: type[ScalingLawModel] | None = None) -> Any:
+    """Read a model written by :func:`save_model`; raises :class:`ModelFileError` if invalid."""
+    from bayes_scaling.models._data import prepare
+    from bayes_scaling.models.diagnostics import ConvergenceReport
+
+    if cls is None:
+        from bayes_scaling.models.hierarchical import ScalingLawModel as cls  # noqa: N813
+    path = Path(path)
+    dt = _open(path)
+    attrs = dt.attrs
+    if attrs.get("bayes_scaling_model") != MODEL_KIND:
+        raise ModelFileError(
+            f"{path} is not a bayes_scaling model file (root attribute "
+            f"'bayes_scaling_model' is {attrs.get('bayes_scaling_model')!r}, expected "
+            f"{MODEL_KIND!r})."
+        )
+    version = attrs.get("bayes_scaling_schema_version")
+    try:
+        version_int = int(version)
+    except (TypeError, ValueError):
+        version_int = None
+    if version_int != SCHEMA_VERSION:
+        raise ModelFileError(
+            f"{path} has model schema version {version!r}; this bayes_scaling reads version "
+            f"{SCHEMA_VERSION}. Refit the model or use the matching bayes_scaling version."
+        )
+    missing = [g for g in _REQUIRED_GROUPS if g not in dt.children]
+    if missing:
+        raise ModelFileError(f"{path} lacks group(s) {missing}; the file is incomplete.")
+    try:
+        config = json.loads(attrs["config"])
+        log_n_ref = float(attrs["log_n_ref"])
+        seed = int(attrs["random_seed_used"])
+        predict_seed = int(attrs["predict_seed"])
+        stored_hash = str(attrs["data_hash"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelFileError(f"{path} has missing or malformed root attributes: {exc}.") from exc
+    try:
+        model = cls(**config)
+        model._resolved()
+    except (TypeError, BayesScalingError) as exc:
+        raise ModelFileError(f"{path} holds an invalid model configuration: {exc}") from exc
+    try:
+        table = validate_curves(dataset_to_table(dt["curves"].to_dataset()))
+    except (CurveSchemaError, KeyError, ValueError) as exc:
+        raise ModelFileError(f"{path} holds an unreadable training curve table: {exc}") from exc
+    if curves_hash(table) != stored_hash:
+        raise ModelFileError(
+            f"{path}: the stored training curves do not match the recorded data hash "
+            f"{stored_hash}; the file was modified or is corrupt."
+        )
+    data = prepare(table, model.groups)
+    if abs(data.log_n_ref - log_n_ref) > 1e-9:
+        raise ModelFileError(f"{path}: inconsistent reference size; the file is corrupt.")
+    model.data_ = data
+    model.model_ = None
+    model.random_seed_ = seed
+    model._predict_seed = predict_seed
+    model.idata_ = dt
+    model.convergence_ = ConvergenceReport.from_idata(dt)
+    return model

@@ -1,0 +1,185 @@
+"""Weakly informative priors of the hierarchical scaling-law model, documented in one place.
+
+The model works on **normalised** errors ``e = error / target_scale`` and on the log scale.
+Each curve ``c`` has three curve-level parameters (see :mod:`bayes_scaling.models.laws`):
+
+``log_e_ref``
+    log of the expected normalised error at the reference size ``n_ref`` (the geometric
+    centre of the observed sizes, stored with the fit).
+``logit_gap``
+    logit of the gap fraction ``g = C / e_ref`` in (0, 1): the share of the error at
+    ``n_ref`` that no amount of source data removes.
+``log_alpha``
+    log of the power-law exponent.
+
+so that ``C = g e_ref`` and ``D = (1 - g) e_ref n_ref^alpha`` (for ``law="power"`` there is
+no gap and ``logit_gap`` is absent). Each parameter vector is ``mu + sum_j effect_j[level]
++ curve residual``; group effects are non-centred zero-sum normals
+(``effect = tau_j * z_j``), the curve residual is centred (each curve's data identify it
+well) with scale ``tau_curve``. Observation noise on the log scale is per curve:
+``log sigma_c ~ Normal(mu_log_sigma, tau_log_sigma)``.
+
+All prior hyper-parameters live in :class:`Priors`; :meth:`Priors.describe` renders the
+table below for reports. Defaults (normalised scale, natural logs):
+
+==================  ==========================  =============================================
+parameter           prior                       meaning / 90 % prior range
+==================  ==========================  =============================================
+mu[log_e_ref]       Normal(log 0.5, 1.0)        e_ref in about [0.10, 2.6]
+mu[logit_gap]       Normal(0, 1.5)              gap fraction g in about [0.08, 0.92]
+mu[log_alpha]       Normal(log 0.5, 0.75)       alpha in about [0.15, 1.7]
+tau_<group>         HalfNormal(0.5)             spread of a group's effects (log/logit)
+tau_curve           HalfNormal(0.5)             curve-to-curve spread within groups
+mu_log_sigma        Normal(log 0.1, 1.0)        typical seed-to-seed log-error noise
+tau_log_sigma       Gamma(2, 4)                 spread of log sigma across curves (mode 0.25)
+nu (StudentT)       Gamma(2, 0.1)               tail weight of the StudentT likelihood
+log_alpha2 - log_alpha  Normal(0, 0.5)          broken power law: change of slope
+log_break           Normal(centre, half-range)  broken power law: break point in log n
+==================  ==========================  =============================================
+
+``tau_log_sigma`` has a boundary-avoiding Gamma prior so the centred noise hierarchy has no
+funnel at zero; with several seeds per point the noise of each curve is well identified and
+the prior matters little.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from bayes_scaling.exceptions import BayesScalingError
+
+#: Names of the hierarchical curve-level parameters, in order.
+CURVE_PARAMS: tuple[str, ...] = ("log_e_ref", "logit_gap", "log_alpha")
+
+
+@dataclass(frozen=True)
+class Priors:
+    """Hyper-parameters of the priors (normalised error scale, natural logs).
+
+    Every ``(mu, sigma)`` pair is a Normal location and scale; ``*_sd`` fields are the
+    scales of HalfNormal priors on standard deviations.
+
+    Parameters
+    ----------
+    log_e_ref : tuple of float
+        Normal prior on the population mean of ``log e_ref``.
+    logit_gap : tuple of float
+        Normal prior on the population mean of ``logit(C / e_ref)``.
+    log_alpha : tuple of float
+        Normal prior on the population mean of ``log alpha``.
+    group_sd : float
+        HalfNormal scale of every group-effect standard deviation ``tau_<group>``.
+    curve_sd : float
+        HalfNormal scale of the curve-level standard deviation ``tau_curve``.
+    log_sigma : tuple of float
+        Normal prior on ``mu_log_sigma`` (log of the seed-to-seed noise on the log scale).
+    log_sigma_sd : tuple of float
+        Gamma(shape, rate) prior on ``tau_log_sigma``.
+    nu : tuple of float
+        Gamma(shape, rate) prior on the StudentT degrees of freedom.
+    delta_log_alpha_sd : float
+        Broken power law: Normal scale of ``log alpha2 - log alpha``.
+    log_break_sd_factor : float
+        Broken power law: the break's prior sd in ``log n`` is this factor times half the
+        observed ``log n`` range; its mean is the centre of the range.
+
+    Examples
+    --------
+    >>> from bayes_scaling.models.priors import Priors
+    >>> p = Priors(log_alpha=(-1.0, 0.5))
+    >>> Priors.from_dict(p.to_dict()) == p
+    True
+    """
+
+    log_e_ref: tuple[float, float] = (math.log(0.5), 1.0)
+    logit_gap: tuple[float, float] = (0.0, 1.5)
+    log_alpha: tuple[float, float] = (math.log(0.5), 0.75)
+    group_sd: float = 0.5
+    curve_sd: float = 0.5
+    log_sigma: tuple[float, float] = (math.log(0.1), 1.0)
+    log_sigma_sd: tuple[float, float] = (2.0, 4.0)
+    nu: tuple[float, float] = (2.0, 0.1)
+    delta_log_alpha_sd: float = 0.5
+    log_break_sd_factor: float = 0.5
+
+    def __post_init__(self) -> None:
+        for name in ("log_e_ref", "logit_gap", "log_alpha", "log_sigma", "log_sigma_sd", "nu"):
+            value = getattr(self, name)
+            try:
+                pair = tuple(float(v) for v in value)
+            except TypeError as exc:
+                raise BayesScalingError(
+                    f"Prior {name!r} must be a pair of numbers, got {value!r}."
+                ) from exc
+            if len(pair) != 2 or not all(math.isfinite(v) for v in pair):
+                raise BayesScalingError(f"Prior {name!r} must be a pair of finite numbers.")
+            if pair[1] <= 0:
+                raise BayesScalingError(f"Prior {name!r}: the scale/rate must be > 0.")
+            if name in ("log_sigma_sd", "nu") and pair[0] <= 0:
+                raise BayesScalingError(f"Prior {name!r}: the Gamma shape must be > 0.")
+            object.__setattr__(self, name, pair)
+        for name in ("group_sd", "curve_sd", "delta_log_alpha_sd", "log_break_sd_factor"):
+            value = float(getattr(self, name))
+            if not (math.isfinite(value) and value > 0):
+                raise BayesScalingError(f"Prior {name!r} must be a finite number > 0.")
+            object.__setattr__(self, name, value)
+
+    # ------------------------------------------------------------------ helpers
+    def location(self, param: str) -> tuple[float, float]:
+        """Return the Normal ``(mu, sigma)`` of the population mean of ``param``."""
+        if param not in CURVE_PARAMS:
+            raise BayesScalingError(f"Unknown curve parameter {param!r}; known {CURVE_PARAMS}.")
+        return getattr(self, param)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable dict (lists for pairs)."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            out[f.name] = list(v) if isinstance(v, tuple) else v
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Priors:
+        """Build from :meth:`to_dict` output (unknown keys are an error)."""
+        if data is None:
+            return cls()
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise BayesScalingError(
+                f"Unknown prior setting(s) {unknown}; known: {sorted(known)}."
+            )
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+    def describe(self) -> pd.DataFrame:
+        """Return a table of every prior (parameter, distribution, meaning)."""
+        e, g, a = self.log_e_ref, self.logit_gap, self.log_alpha
+        rows = [
+            ("mu[log_e_ref]", f"Normal({e[0]:.3g}, {e[1]:.3g})",
+             "population log error at the reference n (normalised)"),
+            ("mu[logit_gap]", f"Normal({g[0]:.3g}, {g[1]:.3g})",
+             "population logit of the gap fraction C / e_ref"),
+            ("mu[log_alpha]", f"Normal({a[0]:.3g}, {a[1]:.3g})",
+             "population log power-law exponent"),
+            ("tau_<group>", f"HalfNormal({self.group_sd:.3g})",
+             "sd of each grouping column's effects (zero-sum, non-centred)"),
+            ("tau_curve", f"HalfNormal({self.curve_sd:.3g})",
+             "sd of curve-level deviations (centred)"),
+            ("mu_log_sigma", f"Normal({self.log_sigma[0]:.3g}, {self.log_sigma[1]:.3g})",
+             "typical log-scale noise between seeds"),
+            ("tau_log_sigma", f"Gamma({self.log_sigma_sd[0]:.3g}, {self.log_sigma_sd[1]:.3g})",
+             "spread of log noise across curves (boundary-avoiding)"),
+            ("nu", f"Gamma({self.nu[0]:.3g}, {self.nu[1]:.3g})",
+             "StudentT degrees of freedom (likelihood='studentt' only)"),
+            ("log_alpha2 - log_alpha", f"Normal(0, {self.delta_log_alpha_sd:.3g})",
+             "broken power law: change of exponent after the break"),
+            ("log_break", f"Normal(centre, {self.log_break_sd_factor:.3g} x half-range)",
+             "broken power law: location of the break in log n"),
+        ]
+        return pd.DataFrame(rows, columns=["parameter", "prior", "meaning"])
