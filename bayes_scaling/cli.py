@@ -121,8 +121,15 @@ def fit(
     ),
     metric: Annotated[str, typer.Option(help="Metric rows to model (mae, rmse, ...).")] = "mae",
     group: Annotated[
-        list[str] | None, typer.Option("--group", help="Grouping column (repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--group",
+            help="Grouping column (repeatable; default: property, database, strategy).",
+        ),
     ] = None,
+    target_accept: Annotated[
+        float, typer.Option(help="NUTS target acceptance rate (higher: fewer divergences).")
+    ] = 0.99,
     law: Annotated[str, typer.Option(help="power_gap | power | broken_power")] = "power_gap",
     sampler: Annotated[str, typer.Option(help="nutpie | pymc | numpyro")] = "nutpie",
     draws: Annotated[int, typer.Option(help="Posterior draws per chain.")] = 1000,
@@ -138,12 +145,13 @@ def fit(
     try:
         table = select_curves(read_curves(curves), metric=metric, strategies=None)
         model = ScalingLawModel(
-            groups=group or ["property", "database"],
+            groups=group or None,
             law=law,
             sampler=sampler,
             draws=draws,
             tune=tune,
             chains=chains,
+            target_accept=target_accept,
             random_seed=seed,
         ).fit(table)
         model.save(output)

@@ -86,7 +86,7 @@ def run_pipeline(
     *,
     out: str | Path = "runs/demo",
     metric: str = "mae",
-    groups: tuple[str, ...] = ("property", "database"),
+    groups: tuple[str, ...] | None = None,
     draws: int = 1000,
     tune: int = 1000,
     chains: int = 4,
@@ -118,7 +118,7 @@ def run_pipeline(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     model = ScalingLawModel(
-        groups=list(groups),
+        groups=None if groups is None else list(groups),
         sampler=sampler,
         draws=draws,
         tune=tune,
