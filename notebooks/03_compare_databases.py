@@ -1,0 +1,257 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 03 · Which simulation database transfers best, and which one to expand?
+#
+# **Question.** For each experimental task with several source databases (the band gap from
+# Materials Project, OQMD or AFLOW; polymer density from RadonPy or MAFA MD), which database
+# has the smaller transfer gap `C`, the faster decay `α`, the lower error today, and with what
+# probability? And across all seven transfer tasks, where would more simulation data help
+# most?
+#
+# The answer is a forest plot of the decay rates and gaps side by side, the pairwise
+# probabilities `P(C_A < C_B)`, a ranking, and the expansion gain of every database, each
+# with its sentence.
+#
+# *Running it.* After the README set-up, run it with the `.venv` kernel. With
+# `BAYES_SCALING_FAST=1` the fit uses short chains (a smoke test, not for decisions); unset,
+# the package defaults. The fit is shared with notebooks 01 and 02 through a cache file, and
+# is made here when the cache is empty, so this notebook also runs on its own.
+
+# %%
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from IPython.display import display
+
+import bayes_scaling
+from bayes_scaling.compare import compare_groups, expansion_gain, rank_draws
+from bayes_scaling.constants import DEFAULT_SEED
+from bayes_scaling.curves import curves_hash, read_curves
+from bayes_scaling.exceptions import ModelFileError
+from bayes_scaling.models import ScalingLawModel
+from bayes_scaling.pipeline import BUNDLED_CURVES, select_curves
+from bayes_scaling.planning import error_draws
+from bayes_scaling.plotting import compute_forest, curve_labels, plot_comparison, plot_forest
+
+FAST = os.environ.get("BAYES_SCALING_FAST", "0") not in ("", "0")
+SAMPLER = {"chains": 2, "draws": 300, "tune": 300} if FAST else {}
+CACHE = Path(
+    os.environ.get("BAYES_SCALING_NOTEBOOK_CACHE")
+    or Path(tempfile.gettempdir()) / "bayes_scaling_notebooks"
+)
+pd.set_option("display.width", 160)
+pd.set_option("display.max_columns", 20)
+
+
+def fit_real_curves(table: pd.DataFrame) -> tuple[ScalingLawModel, Path]:
+    """Fit the real curves, or load the identical fit from the notebook cache."""
+    model = ScalingLawModel(random_seed=DEFAULT_SEED, check_convergence=False, **SAMPLER)
+    key = json.dumps(
+        [curves_hash(table), model.get_params(), bayes_scaling.__version__],
+        sort_keys=True,
+        default=str,
+    )
+    path = CACHE / f"real_curves_{hashlib.sha256(key.encode()).hexdigest()[:16]}.nc"
+    if path.exists():
+        try:
+            return ScalingLawModel.load(path), path
+        except ModelFileError:
+            pass  # a stale or broken cache file: refit
+    model.fit(table)
+    model.save(path)
+    return model, path
+
+
+curves = select_curves(read_curves(BUNDLED_CURVES), metric="mae")
+model, fit_path = fit_real_curves(curves)
+posterior = model.curve_posterior()
+meta = posterior.curves
+transfer = [c for c in posterior.curve_ids if meta.loc[c, "kind"] == "transfer"]
+labels = curve_labels(posterior, transfer)
+print(f"fast mode: {FAST}; fit: {fit_path}")
+print(model.convergence.message)
+
+# %% [markdown]
+# ## Decay rates and transfer gaps side by side
+#
+# Posterior medians and 90 % intervals per transfer curve, coloured by property. `D` and `C`
+# are normalised (divided by the target's standard deviation), so all properties share one
+# axis: a `C` of 0.3 means a remaining MAE of 0.3 standard deviations of the property.
+
+# %%
+forest = compute_forest(posterior, params=("D", "alpha", "C"), group="property", curves=transfer)
+fig, axes = plot_forest(forest)
+fig.suptitle("Transfer curves: scale D, decay rate α and transfer gap C (normalised)")
+plt.show()
+
+# %% [markdown]
+# ## Ranking by the transfer gap: `P(C_A < C_B)`
+#
+# `compare_groups` compares the databases within each property (curves of different
+# properties are never ranked against each other) and works draw by draw, so the posterior
+# correlation between curves of one hierarchical fit propagates into every probability.
+
+# %%
+by_gap = compare_groups(posterior, by="database", within="property", rank_by="gap")
+print(by_gap.sentence)
+display(
+    by_gap.table[
+        [
+            "property",
+            "group",
+            "C_median",
+            "C_lower",
+            "C_upper",
+            "alpha_median",
+            "p_best",
+            "expected_rank",
+            "rank",
+        ]
+    ]
+)
+
+# %%
+for context in by_gap.contexts:
+    print(context)
+    display(by_gap.matrix("C", context=context).round(2))
+
+# %%
+fig, axes = plt.subplots(
+    1, 2, figsize=(13, 5), layout="constrained", gridspec_kw={"width_ratios": [3, 2]}
+)
+for ax, context in zip(axes, by_gap.contexts, strict=True):
+    plot_comparison(by_gap, quantity="C", context=context, ax=ax)
+plt.show()
+
+# %% [markdown]
+# ## Ranking by today's error and by the decay rate
+#
+# The gap is the error as *n* → ∞; what a user meets today is the error at the largest
+# common *n*, and `α` says how fast more data helps. The three rankings need not agree.
+
+# %%
+by_error = compare_groups(posterior, by="database", within="property", rank_by="error")
+by_alpha = compare_groups(posterior, by="database", within="property", rank_by="alpha")
+print(by_error.sentence)
+print(by_alpha.sentence)
+ranking = pd.concat(
+    [
+        d.table.assign(criterion=name)[["criterion", "property", "group", "rank", "p_best"]]
+        for name, d in [
+            ("error at common n", by_error),
+            ("gap C", by_gap),
+            ("decay rate α", by_alpha),
+        ]
+    ]
+)
+display(
+    ranking.pivot_table(
+        index=["property", "group"], columns="criterion", values=["rank", "p_best"]
+    ).round(2)
+)
+
+# %% [markdown]
+# ## Which database (and property) to expand?
+#
+# `expansion_gain(posterior, database)` ranks the properties a database feeds by the error
+# reduction that `delta_n` more samples buy (default: doubling the database). In this
+# repository every database feeds one property, so per database it returns a single row;
+# for example RadonPy:
+
+# %%
+radonpy = expansion_gain(posterior, "radonpy", gain_by="relative")
+print(radonpy.sentence)
+display(radonpy.table)
+
+# %% [markdown]
+# To compare *across* databases, we ask every database the same question (double it) and
+# rank the relative error reductions draw by draw, so `P(largest gain)` is a joint posterior
+# probability over all seven tasks.
+
+# %%
+databases = list(dict.fromkeys(meta.loc[transfer, "database"]))
+expansions = pd.concat(
+    [expansion_gain(posterior, db, gain_by="relative").table for db in databases],
+    ignore_index=True,
+)
+
+
+def doubling_gain_draws(curve: str) -> np.ndarray:
+    """Relative error reduction from doubling the curve's database, per posterior draw."""
+    p = posterior.params(curve)
+    n = float(meta.loc[curve, "n_max"])
+    e = error_draws(p["D"], p["alpha"], p["C"], np.array([n, 2 * n]))
+    return (e[:, 0] - e[:, 1]) / e[:, 0]
+
+
+relative = np.column_stack([doubling_gain_draws(c) for c in expansions["curve"]])
+ranks = rank_draws(relative, higher_is_better=True)
+expansions["p_largest_gain_overall"] = (ranks == 1).mean(axis=0)
+expansions = expansions.sort_values("relative_reduction_median", ascending=False, ignore_index=True)
+display(
+    expansions[
+        [
+            "database",
+            "property",
+            "n_current",
+            "delta_n",
+            "relative_reduction_median",
+            "relative_reduction_lower",
+            "relative_reduction_upper",
+            "unit",
+            "reduction_original_median",
+            "p_largest_gain_overall",
+        ]
+    ]
+)
+
+# %%
+e = expansions
+y = np.arange(len(e))[::-1]
+fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
+ax.hlines(
+    y, 100 * e["relative_reduction_lower"], 100 * e["relative_reduction_upper"], linewidth=2.5
+)
+ax.scatter(100 * e["relative_reduction_median"], y, zorder=3)
+ax.set_yticks(y, [f"{p} · {d}" for p, d in zip(e["property"], e["database"], strict=True)])
+ax.set(
+    xlabel="MAE reduction from doubling the database [% of today]",
+    title="Expansion gain: median and 90 % interval",
+)
+plt.show()
+
+# %% [markdown]
+# ## The answer
+
+# %%
+top = expansions.iloc[0]
+bandgap_max = (
+    100 * expansions.loc[expansions["property"] == "bandgap", "relative_reduction_upper"].max()
+)
+print(by_gap.sentence)
+print(
+    f"Doubling {top['database']} (to {2 * top['n_current']:,.0f} samples) helps most: the "
+    f"{top['property']} MAE falls by {100 * top['relative_reduction_median']:.1f} % "
+    f"(90 % interval {100 * top['relative_reduction_lower']:.1f}–"
+    f"{100 * top['relative_reduction_upper']:.1f} %), with P(largest gain among all "
+    f"{len(expansions)} databases) = {top['p_largest_gain_overall']:.2f}; doubling any "
+    f"band-gap database buys less than {bandgap_max:.1f} %."
+)
