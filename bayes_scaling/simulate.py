@@ -111,14 +111,18 @@ def simulate_curves(
     >>> table = simulate_curves(truth, n_grid=[16, 64, 256, 1024], seeds=3, rng=0)
     >>> table.shape
     (24, 8)
+
     """
     if not isinstance(params, pd.DataFrame):
         raise BayesScalingError(f"params must be a DataFrame, got {type(params).__name__}.")
     missing = [c for c in ("property", "database", "D", "alpha", "C") if c not in params]
     if missing:
         raise BayesScalingError(f"params lacks column(s) {missing}.")
-    unknown = [c for c in params.columns
-               if c not in _PARAM_COLUMNS and c not in CURVE_KEYS and c not in _PASS_THROUGH]
+    unknown = [
+        c
+        for c in params.columns
+        if c not in _PARAM_COLUMNS and c not in CURVE_KEYS and c not in _PASS_THROUGH
+    ]
     if unknown:
         raise BayesScalingError(
             f"params has unknown column(s) {unknown}; allowed: property, database, D, alpha, "
@@ -162,7 +166,10 @@ def simulate_curves(
         a2 = row.get("alpha2") if "alpha2" in row else None
         nb = row.get("n_break") if "n_break" in row else None
         mean = law_error(
-            n_arr, float(row["D"]), float(row["alpha"]), float(row["C"]),
+            n_arr,
+            float(row["D"]),
+            float(row["alpha"]),
+            float(row["C"]),
             alpha2=None if a2 is None or pd.isna(a2) else float(a2),
             n_break=None if nb is None or pd.isna(nb) else float(nb),
         )
@@ -175,16 +182,18 @@ def simulate_curves(
         metric_row = row["metric"] if "metric" in row and pd.notna(row.get("metric")) else metric
         if str(metric_row).startswith("n"):
             err = err / scale
-        frame = pd.DataFrame({
-            "property": row["property"],
-            "database": row["database"],
-            "kind": row["kind"] if "kind" in row and pd.notna(row.get("kind")) else kind,
-            "n": np.repeat(n_arr.astype("int64"), seed_labels.size),
-            "seed": np.tile(seed_labels, n_arr.size),
-            "error": err.ravel(),
-            "metric": metric_row,
-            "target_scale": scale,
-        })
+        frame = pd.DataFrame(
+            {
+                "property": row["property"],
+                "database": row["database"],
+                "kind": row["kind"] if "kind" in row and pd.notna(row.get("kind")) else kind,
+                "n": np.repeat(n_arr.astype("int64"), seed_labels.size),
+                "seed": np.tile(seed_labels, n_arr.size),
+                "error": err.ravel(),
+                "metric": metric_row,
+                "target_scale": scale,
+            }
+        )
         for col in params.columns:
             if col in _PASS_THROUGH and col not in frame:
                 frame[col] = row[col]
@@ -222,10 +231,11 @@ def draw_curve_params(
     pandas.DataFrame
         Columns ``property``, ``database``, ``D``, ``alpha``, ``C``, ``sigma`` (one row per
         combination), ready for :func:`simulate_curves`.
+
     """
     gen = _rng(rng)
-    props = [f"p{i}" for i in range(properties)] if isinstance(properties, int) else list(
-        properties
+    props = (
+        [f"p{i}" for i in range(properties)] if isinstance(properties, int) else list(properties)
     )
     dbs = [f"db{i}" for i in range(databases)] if isinstance(databases, int) else list(databases)
     if not props or not dbs:
@@ -239,12 +249,14 @@ def draw_curve_params(
             C = float(np.clip(0.28 * np.exp(e[0]), 0.08, 0.65))
             excess = float(np.clip(0.45 * np.exp(e[1]), 0.12, 1.0))
             alpha = float(np.clip(0.5 * np.exp(e[2]), 0.15, 1.2))
-            rows.append({
-                "property": p,
-                "database": d,
-                "D": excess * n_first**alpha,
-                "alpha": alpha,
-                "C": C,
-                "sigma": float(gen.uniform(*noise)),
-            })
+            rows.append(
+                {
+                    "property": p,
+                    "database": d,
+                    "D": excess * n_first**alpha,
+                    "alpha": alpha,
+                    "C": C,
+                    "sigma": float(gen.uniform(*noise)),
+                }
+            )
     return pd.DataFrame(rows)

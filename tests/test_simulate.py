@@ -90,8 +90,7 @@ def test_pass_through_columns(truth):
 
 def test_studentt_noise_has_heavier_tails(truth):
     n = simulate_curves(truth.iloc[:1], seeds=2000, noise=0.1, rng=0)
-    t = simulate_curves(truth.iloc[:1], seeds=2000, noise=0.1, noise_dist="studentt", df=3,
-                        rng=0)
+    t = simulate_curves(truth.iloc[:1], seeds=2000, noise=0.1, noise_dist="studentt", df=3, rng=0)
 
     def kurt(df):
         y = np.log(df["error"])

@@ -15,7 +15,15 @@ from bayes_scaling.exceptions import BayesScalingError, UnknownNameError
 DEFAULT_GROUPS: tuple[str, ...] = ("property", "database", "strategy")
 #: Columns describing a curve that may be used as grouping columns.
 GROUPABLE: tuple[str, ...] = (
-    "pair", "property", "database", "kind", "strategy", "m", "metric", "unit", "family"
+    "pair",
+    "property",
+    "database",
+    "kind",
+    "strategy",
+    "m",
+    "metric",
+    "unit",
+    "family",
 )
 #: Sum of squares floor (an exactly zero within-point spread would make the Gamma term -inf).
 SS_FLOOR: float = 1e-12
@@ -33,6 +41,7 @@ class GroupSpec:
         Sorted level labels.
     curve_index : numpy.ndarray
         Level index of every curve (``int64``, length ``n_curves``).
+
     """
 
     column: str
@@ -79,13 +88,17 @@ class CurveData:
         """Smallest and largest ``log n - log n_ref``."""
         return float(self.point_x.min()), float(self.point_x.max())
 
-    def structure_key(self) -> tuple:
-        """Everything that fixes the model graph's shapes (for compile caching)."""
+    def structure_key(self, aggregate: bool = False) -> tuple:
+        """Everything that fixes the model graph's shapes (for compile caching).
+
+        With ``aggregate=True`` the graph only sees per-point arrays, so the number of
+        seeds (observations) is left out: refits with more or fewer seeds reuse the model.
+        """
         return (
             self.n_curves,
             self.n_points,
             int(self.ss_points.size),
-            int(self.obs_y.size),
+            None if aggregate else int(self.obs_y.size),
             tuple((g.column, len(g.levels)) for g in self.groups),
         )
 
@@ -118,9 +131,7 @@ def curve_metadata(table: pd.DataFrame, cid: pd.Series | None = None) -> pd.Data
     return meta
 
 
-def resolve_groups(
-    table: pd.DataFrame, groups: Sequence[str] | None
-) -> list[str]:
+def resolve_groups(table: pd.DataFrame, groups: Sequence[str] | None) -> list[str]:
     """Return the requested grouping columns, checked against the table."""
     if groups is None:
         return [c for c in DEFAULT_GROUPS if c in table.columns]
@@ -152,8 +163,9 @@ def prepare(curves: pd.DataFrame, groups: Sequence[str] | None) -> CurveData:
     curve_pos = pd.Series(np.arange(len(ids)), index=ids)
 
     y = np.log(normalised_error(table).to_numpy(dtype=float))
-    frame = pd.DataFrame({"curve": curve_pos[cid.values].to_numpy(), "n": table["n"].to_numpy(),
-                          "y": y})
+    frame = pd.DataFrame(
+        {"curve": curve_pos[cid.values].to_numpy(), "n": table["n"].to_numpy(), "y": y}
+    )
     pts = frame.groupby(["curve", "n"], sort=True)
     agg = pts["y"].agg(["mean", "size"]).reset_index()
     point_index = pd.MultiIndex.from_frame(agg[["curve", "n"]])

@@ -49,8 +49,13 @@ def _fit_one(
     best = None
     for gap in (-2.0, 0.0, 2.0) if law.has_gap else (0.0,):
         for la in (np.log(0.3), np.log(1.0)):
-            start = {"log_e_ref": level, "logit_gap": gap, "log_alpha": la,
-                     "log_alpha2": la, "log_break": float(np.mean(x_range))}
+            start = {
+                "log_e_ref": level,
+                "logit_gap": gap,
+                "log_alpha": la,
+                "log_alpha2": la,
+                "log_break": float(np.mean(x_range)),
+            }
             v0 = np.clip([start[p] for p in names], lo + 1e-9, hi - 1e-9)
             try:
                 res = least_squares(resid, v0, bounds=(lo, hi), method="trf", x_scale=1.0)
@@ -85,8 +90,16 @@ def _fit_prepared(data: CurveData, law: ScalingLaw) -> pd.DataFrame:
         x, y = x_obs[sel], data.obs_y[sel]
         params, se, sigma, ok = _fit_one(law, x, y, (float(x.min()), float(x.max())))
         D, alpha, C = law.dac({k: np.asarray(v) for k, v in params.items()}, data.log_n_ref)
-        row = {"curve": cid, **params, "D": float(D), "alpha": float(alpha), "C": float(C),
-               "sigma": sigma, "success": ok, **{f"se_{k}": v for k, v in se.items()}}
+        row = {
+            "curve": cid,
+            **params,
+            "D": float(D),
+            "alpha": float(alpha),
+            "C": float(C),
+            "sigma": sigma,
+            "success": ok,
+            **{f"se_{k}": v for k, v in se.items()},
+        }
         rows.append(row)
     out = pd.DataFrame(rows).set_index("curve")
     out["e_ref"] = np.exp(out["log_e_ref"])
@@ -112,6 +125,7 @@ class LeastSquaresFit:
         Name of the fitted law.
     log_n_ref : float
         Reference ``log n`` of the parameterisation.
+
     """
 
     params: pd.DataFrame
@@ -132,6 +146,7 @@ class LeastSquaresFit:
         -------
         pandas.DataFrame
             Columns ``curve``, ``n``, ``scale``, ``error``.
+
         """
         law = get_law(self.law)
         n_arr = np.atleast_1d(np.asarray(n, dtype=float))
@@ -188,6 +203,7 @@ def fit_least_squares(curves: pd.DataFrame, law: str = "power_gap") -> LeastSqua
     >>> fit = fit_least_squares(table)
     >>> round(float(fit.params["C"].iloc[0]), 3)
     0.2
+
     """
     law_obj = get_law(law)
     data = prepare(curves, groups=[])

@@ -1,4 +1,4 @@
-"""Model comparison with PSIS-LOO: which law, and is there really a transfer gap?
+"""Model comparison with PSIS-LOO: which law fits, and is there really a transfer gap.
 
 All laws store the same pointwise log-likelihood (per ``(curve, n)`` point, the per-seed
 log densities summed), so :func:`compare_models` can rank any fitted
@@ -36,6 +36,7 @@ def compare_models(models: Mapping[str, ScalingLawModel], **kwargs: Any) -> pd.D
     pandas.DataFrame
         ``arviz.compare``'s table: ``rank``, ``elpd``, ``p``, ``elpd_diff``, ``weight``,
         ``se``, ``dse``, ``warning``, indexed by model name, best first.
+
     """
     import arviz as az
 
@@ -47,8 +48,7 @@ def compare_models(models: Mapping[str, ScalingLawModel], **kwargs: Any) -> pd.D
             f"Models were fitted to different curve tables (data hashes {hashes}); LOO "
             "comparison needs the same data."
         )
-    return az.compare({name: m.idata for name, m in models.items()}, var_name="log_error",
-                      **kwargs)
+    return az.compare({name: m.idata for name, m in models.items()}, var_name="log_error", **kwargs)
 
 
 def fit_laws(
@@ -78,6 +78,7 @@ class TransferGapEvidence:
         The error level asked about.
     scale : str
         Scale of ``threshold``.
+
     """
 
     comparison: pd.DataFrame
@@ -127,10 +128,13 @@ def transfer_gap_evidence(
         Error level for ``P(C > threshold)`` (e.g. the accuracy you need).
     scale : {"normalised", "original"}
         Scale of ``threshold``.
+    **model_kwargs
+        Settings of both :class:`ScalingLawModel` fits (ignored for fitted models).
 
     Returns
     -------
     TransferGapEvidence
+
     """
     if isinstance(curves, pd.DataFrame):
         models = fit_laws(curves, ("power", "power_gap"), **model_kwargs)

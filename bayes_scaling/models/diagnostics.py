@@ -37,6 +37,7 @@ class ConvergenceReport:
         Posterior draws (all chains).
     max_rhat, min_ess, max_divergences : float
         Thresholds used.
+
     """
 
     table: pd.DataFrame
@@ -153,7 +154,7 @@ class ConvergenceReport:
 
 
 def _names(rows: pd.DataFrame, limit: int = 6) -> str:
-    items = [f"{p}[{c}]" if c else p for p, c in zip(rows["parameter"], rows["curve"])]
+    items = [f"{p}[{c}]" if c else p for p, c in zip(rows["parameter"], rows["curve"], strict=True)]
     more = f" and {len(items) - limit} more" if len(items) > limit else ""
     return ", ".join(items[:limit]) + more
 

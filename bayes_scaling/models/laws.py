@@ -39,9 +39,7 @@ def _np_softplus(x: Any) -> Any:
 
 
 #: Array namespace for NumPy evaluation.
-NUMPY_OPS = SimpleNamespace(
-    log=np.log, exp=np.exp, softplus=_np_softplus, logaddexp=np.logaddexp
-)
+NUMPY_OPS = SimpleNamespace(log=np.log, exp=np.exp, softplus=_np_softplus, logaddexp=np.logaddexp)
 
 
 def _pytensor_ops() -> SimpleNamespace:
@@ -83,6 +81,7 @@ class ScalingLaw:
     log_mean_fn : callable
         ``(ops, x, p) -> log e(n)``, ``x = log n - log n_ref`` and ``p`` a mapping of
         parameter arrays broadcastable against ``x``.
+
     """
 
     name: str
@@ -130,8 +129,8 @@ class ScalingLaw:
             xb = np.asarray(params["log_break"], dtype=float)
             delta = alpha2 - alpha
             f = BREAK_SMOOTHNESS
-            log_D = le + log_1mg + alpha2 * log_n_ref + delta * xb + delta * f * _np_softplus(
-                -xb / f
+            log_D = (
+                le + log_1mg + alpha2 * log_n_ref + delta * xb + delta * f * _np_softplus(-xb / f)
             )
             return np.exp(log_D), alpha2, C
         log_D = le + log_1mg + alpha * log_n_ref
@@ -186,9 +185,7 @@ def get_law(law: str | ScalingLaw) -> ScalingLaw:
     try:
         return LAWS[law]
     except (KeyError, TypeError):
-        raise UnknownNameError(
-            f"Unknown law {law!r}; choose one of {', '.join(LAWS)}."
-        ) from None
+        raise UnknownNameError(f"Unknown law {law!r}; choose one of {', '.join(LAWS)}.") from None
 
 
 def params_from_dac(

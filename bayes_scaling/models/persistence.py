@@ -51,8 +51,11 @@ def table_to_dataset(table: pd.DataFrame) -> xr.Dataset:
     for col in table.columns:
         s = table[col]
         if col in _NULLABLE_INT or str(s.dtype) == "Int64":
-            data[col] = ("row", s.astype("Float64").to_numpy(dtype=float, na_value=np.nan),
-                         {"nullable_int": 1})
+            data[col] = (
+                "row",
+                s.astype("Float64").to_numpy(dtype=float, na_value=np.nan),
+                {"nullable_int": 1},
+            )
         elif s.dtype == object or pd.api.types.is_string_dtype(s):
             data[col] = ("row", s.astype(str).to_numpy(dtype=object))
         else:
@@ -69,9 +72,7 @@ def dataset_to_table(ds: xr.Dataset) -> pd.DataFrame:
     for col in cols:
         v = ds[col]
         if v.attrs.get("nullable_int"):
-            out[col] = pd.array(
-                [pd.NA if np.isnan(x) else int(x) for x in v.values], dtype="Int64"
-            )
+            out[col] = pd.array([pd.NA if np.isnan(x) else int(x) for x in v.values], dtype="Int64")
         else:
             out[col] = v.values
     return pd.DataFrame(out)
@@ -130,8 +131,9 @@ def load_model(path: str | os.PathLike[str], cls: type[ScalingLawModel] | None =
     except (TypeError, ValueError):
         version_int = None
     if version_int != SCHEMA_VERSION:
+        shown = version.item() if isinstance(version, np.generic) else version
         raise ModelFileError(
-            f"{path} has model schema version {version!r}; this bayes_scaling reads version "
+            f"{path} has model schema version {shown!r}; this bayes_scaling reads version "
             f"{SCHEMA_VERSION}. Refit the model or use the matching bayes_scaling version."
         )
     missing = [g for g in _REQUIRED_GROUPS if g not in dt.children]
@@ -143,6 +145,7 @@ def load_model(path: str | os.PathLike[str], cls: type[ScalingLawModel] | None =
         seed = int(attrs["random_seed_used"])
         predict_seed = int(attrs["predict_seed"])
         stored_hash = str(attrs["data_hash"])
+        groups_used = json.loads(attrs["groups_used"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(f"{path} has missing or malformed root attributes: {exc}.") from exc
     try:
@@ -162,6 +165,11 @@ def load_model(path: str | os.PathLike[str], cls: type[ScalingLawModel] | None =
     data = prepare(table, model.groups)
     if abs(data.log_n_ref - log_n_ref) > 1e-9:
         raise ModelFileError(f"{path}: inconsistent reference size; the file is corrupt.")
+    if [g.column for g in data.groups] != groups_used:
+        raise ModelFileError(
+            f"{path} was fitted with grouping columns {groups_used}, but this bayes_scaling "
+            f"derives {[g.column for g in data.groups]} from the stored curves; refit the model."
+        )
     model.data_ = data
     model.model_ = None
     model.random_seed_ = seed

@@ -14,9 +14,10 @@ Each curve ``c`` has three curve-level parameters (see :mod:`bayes_scaling.model
 
 so that ``C = g e_ref`` and ``D = (1 - g) e_ref n_ref^alpha`` (for ``law="power"`` there is
 no gap and ``logit_gap`` is absent). Each parameter vector is ``mu + sum_j effect_j[level]
-+ curve residual``; group effects are non-centred zero-sum normals
-(``effect = tau_j * z_j``), the curve residual is centred (each curve's data identify it
-well) with scale ``tau_curve``. Observation noise on the log scale is per curve:
++ curve residual``; the effects of grouping column ``j`` are zero-sum normals with scale
+``tau_j``, the curve residual is normal with scale ``tau_curve`` (both sampled non-centred by
+default, see ``ScalingLawModel(centring=...)``). Observation noise on the log scale is per
+curve:
 ``log sigma_c ~ Normal(mu_log_sigma, tau_log_sigma)``.
 
 All prior hyper-parameters live in :class:`Priors`; :meth:`Priors.describe` renders the
@@ -37,7 +38,14 @@ log_alpha2 - log_alpha  Normal(0, 0.5)          broken power law: change of slop
 log_break           Normal(centre, half-range)  broken power law: break point in log n
 ==================  ==========================  =============================================
 
-``tau_log_sigma`` has a boundary-avoiding Gamma prior so the centred noise hierarchy has no
+The ranges above are those of the population means. A single curve's parameters add the
+group and curve spreads: with the defaults and three grouping columns a curve's ``alpha`` has
+a prior 90 % range of about [0.09, 3], so far below ``n_ref`` (where ``(n / n_ref)^-alpha``
+is large) the prior predictive puts much mass on errors far above the target's standard
+deviation. The data dominate these directions in practice, but the prior is weaker there
+than it needs to be.
+
+``tau_log_sigma`` has a boundary-avoiding Gamma prior so the (centred) noise hierarchy has no
 funnel at zero; with several seeds per point the noise of each curve is well identified and
 the prior matters little.
 """
@@ -94,6 +102,7 @@ class Priors:
     >>> p = Priors(log_alpha=(-1.0, 0.5))
     >>> Priors.from_dict(p.to_dict()) == p
     True
+
     """
 
     log_e_ref: tuple[float, float] = (math.log(0.5), 1.0)
@@ -152,34 +161,62 @@ class Priors:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise BayesScalingError(
-                f"Unknown prior setting(s) {unknown}; known: {sorted(known)}."
-            )
+            raise BayesScalingError(f"Unknown prior setting(s) {unknown}; known: {sorted(known)}.")
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
     def describe(self) -> pd.DataFrame:
         """Return a table of every prior (parameter, distribution, meaning)."""
         e, g, a = self.log_e_ref, self.logit_gap, self.log_alpha
         rows = [
-            ("mu[log_e_ref]", f"Normal({e[0]:.3g}, {e[1]:.3g})",
-             "population log error at the reference n (normalised)"),
-            ("mu[logit_gap]", f"Normal({g[0]:.3g}, {g[1]:.3g})",
-             "population logit of the gap fraction C / e_ref"),
-            ("mu[log_alpha]", f"Normal({a[0]:.3g}, {a[1]:.3g})",
-             "population log power-law exponent"),
-            ("tau_<group>", f"HalfNormal({self.group_sd:.3g})",
-             "sd of each grouping column's effects (zero-sum, non-centred)"),
-            ("tau_curve", f"HalfNormal({self.curve_sd:.3g})",
-             "sd of curve-level deviations (centred)"),
-            ("mu_log_sigma", f"Normal({self.log_sigma[0]:.3g}, {self.log_sigma[1]:.3g})",
-             "typical log-scale noise between seeds"),
-            ("tau_log_sigma", f"Gamma({self.log_sigma_sd[0]:.3g}, {self.log_sigma_sd[1]:.3g})",
-             "spread of log noise across curves (boundary-avoiding)"),
-            ("nu", f"Gamma({self.nu[0]:.3g}, {self.nu[1]:.3g})",
-             "StudentT degrees of freedom (likelihood='studentt' only)"),
-            ("log_alpha2 - log_alpha", f"Normal(0, {self.delta_log_alpha_sd:.3g})",
-             "broken power law: change of exponent after the break"),
-            ("log_break", f"Normal(centre, {self.log_break_sd_factor:.3g} x half-range)",
-             "broken power law: location of the break in log n"),
+            (
+                "mu[log_e_ref]",
+                f"Normal({e[0]:.3g}, {e[1]:.3g})",
+                "population log error at the reference n (normalised)",
+            ),
+            (
+                "mu[logit_gap]",
+                f"Normal({g[0]:.3g}, {g[1]:.3g})",
+                "population logit of the gap fraction C / e_ref",
+            ),
+            (
+                "mu[log_alpha]",
+                f"Normal({a[0]:.3g}, {a[1]:.3g})",
+                "population log power-law exponent",
+            ),
+            (
+                "tau_<group>",
+                f"HalfNormal({self.group_sd:.3g})",
+                "sd of each grouping column's effects (zero-sum)",
+            ),
+            (
+                "tau_curve",
+                f"HalfNormal({self.curve_sd:.3g})",
+                "sd of curve-level deviations",
+            ),
+            (
+                "mu_log_sigma",
+                f"Normal({self.log_sigma[0]:.3g}, {self.log_sigma[1]:.3g})",
+                "typical log-scale noise between seeds",
+            ),
+            (
+                "tau_log_sigma",
+                f"Gamma({self.log_sigma_sd[0]:.3g}, {self.log_sigma_sd[1]:.3g})",
+                "spread of log noise across curves (boundary-avoiding)",
+            ),
+            (
+                "nu",
+                f"Gamma({self.nu[0]:.3g}, {self.nu[1]:.3g})",
+                "StudentT degrees of freedom (likelihood='studentt' only)",
+            ),
+            (
+                "log_alpha2 - log_alpha",
+                f"Normal(0, {self.delta_log_alpha_sd:.3g})",
+                "broken power law: change of exponent after the break",
+            ),
+            (
+                "log_break",
+                f"Normal(centre, {self.log_break_sd_factor:.3g} x half-range)",
+                "broken power law: location of the break in log n",
+            ),
         ]
         return pd.DataFrame(rows, columns=["parameter", "prior", "meaning"])

@@ -50,6 +50,7 @@ def check_sampler(sampler: str) -> str:
         Unknown name.
     SamplerUnavailableError
         A required optional package is missing (the message names it and the extra).
+
     """
     if sampler not in SAMPLERS:
         raise BayesScalingError(
@@ -172,8 +173,10 @@ def _sample_pymc(
         opts.setdefault(
             "initvals",
             [
-                {k: np.asarray(v) + 0.05 * rng.standard_normal(np.shape(v))
-                 for k, v in initial_values.items()}
+                {
+                    k: np.asarray(v) + 0.05 * rng.standard_normal(np.shape(v))
+                    for k, v in initial_values.items()
+                }
                 for _ in range(chains)
             ],
         )
@@ -206,8 +209,9 @@ def _clean(trace: xr.DataTree, model: Any) -> xr.DataTree:
         if vals is not None and dim in post.dims
     }
     post = post.assign_coords(coords)
-    post = post.assign_coords(chain=np.arange(post.sizes["chain"]),
-                              draw=np.arange(post.sizes["draw"]))
+    post = post.assign_coords(
+        chain=np.arange(post.sizes["chain"]), draw=np.arange(post.sizes["draw"])
+    )
     stats = stats.assign_coords(chain=post["chain"].values, draw=post["draw"].values)
     post.attrs, stats.attrs = {}, {}
     return xr.DataTree.from_dict({"posterior": post, "sample_stats": stats})
@@ -253,6 +257,7 @@ def sample_model(
     xarray.DataTree
         Groups ``posterior`` (free variables, the model's coordinates) and ``sample_stats``
         (numeric statistics, including ``diverging``).
+
     """
     check_sampler(sampler)
     for name, value, low in (("draws", draws, 1), ("tune", tune, 0), ("chains", chains, 1)):

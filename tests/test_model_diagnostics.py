@@ -1,0 +1,119 @@
+"""Convergence report: thresholds, warnings on bad fits, the table of a good fit."""
+
+from __future__ import annotations
+
+import warnings
+
+import arviz as az
+import numpy as np
+import pytest
+import xarray as xr
+from _model_fits import single_long_fit, standard_curves, standard_fit
+
+from bayes_scaling.models import ConvergenceReport, ConvergenceWarning, ScalingLawModel
+from bayes_scaling.models.diagnostics import MAX_RHAT, MIN_ESS, max_tree_depth_fraction
+
+pytestmark = pytest.mark.integration
+
+
+def _tree(values: np.ndarray, diverging: np.ndarray | None = None) -> xr.DataTree:
+    """A fake fit: D, alpha, C with dims (chain, draw, curve) and sample stats."""
+    chains, draws, curves = values.shape
+    coords = {
+        "chain": np.arange(chains),
+        "draw": np.arange(draws),
+        "curve": [f"c{i}" for i in range(curves)],
+    }
+    dims = ("chain", "draw", "curve")
+    post = xr.Dataset(
+        {"D": (dims, np.exp(values)), "alpha": (dims, values + 5.0), "C": (dims, values**2 + 1.0)},
+        coords=coords,
+    )
+    div = np.zeros((chains, draws), bool) if diverging is None else diverging
+    stats = xr.Dataset(
+        {"diverging": (("chain", "draw"), div)},
+        coords={"chain": coords["chain"], "draw": coords["draw"]},
+    )
+    return xr.DataTree.from_dict({"posterior": post, "sample_stats": stats})
+
+
+def test_report_of_well_mixed_draws_is_ok():
+    rng = np.random.default_rng(0)
+    rep = ConvergenceReport.from_idata(_tree(rng.standard_normal((4, 1000, 3))))
+    assert rep.ok and rep.divergences == 0 and rep.n_draws == 4000
+    assert list(rep.table.columns) == ["parameter", "curve", "r_hat", "ess_bulk", "ess_tail", "ok"]
+    assert len(rep.table) == 9 and set(rep.table["curve"]) == {"c0", "c1", "c2"}
+    assert rep.worst_rhat <= MAX_RHAT and rep.min_ess_bulk >= MIN_ESS
+    assert rep.message.startswith("Sampler converged")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rep.warn()
+
+
+def test_report_flags_each_failure():
+    rng = np.random.default_rng(1)
+    v = rng.standard_normal((4, 1000, 3))
+    v[0, :, 1] += 3.0  # one chain of curve c1 elsewhere: R-hat fails
+    div = np.zeros((4, 1000), bool)
+    div[2, 10:13] = True
+    rep = ConvergenceReport.from_idata(_tree(v, div))
+    assert not rep.ok and rep.divergences == 3
+    bad = rep.table[~rep.table["ok"]]
+    assert set(bad["curve"]) == {"c1"}
+    assert "3 divergent transitions" in rep.message
+    assert "R-hat > 1.01 for D[c1]" in rep.message
+    assert "SAMPLER DID NOT CONVERGE" in str(rep)
+    with pytest.warns(ConvergenceWarning, match="DID NOT CONVERGE"):
+        rep.warn()
+    # few draws: ESS fails
+    short = ConvergenceReport.from_idata(_tree(rng.standard_normal((2, 50, 1))))
+    assert not short.ok and "ESS < 400" in short.message
+    # the thresholds are settings
+    lax = ConvergenceReport.from_idata(
+        _tree(rng.standard_normal((2, 50, 1))), min_ess=10, max_rhat=1.2
+    )
+    assert lax.ok
+
+
+def test_report_matches_arviz_on_a_fit():
+    model = standard_fit()
+    rep = model.convergence
+    assert len(rep.table) == 3 * 6
+    assert set(rep.table["parameter"]) == {"D", "alpha", "C"}
+    assert set(rep.table["curve"]) == set(model.curve_ids_)
+    post = model.idata["posterior"].to_dataset()
+    rhat = az.rhat(post[["C"]])["C"].to_series()
+    got = rep.table[rep.table["parameter"] == "C"].set_index("curve")["r_hat"]
+    np.testing.assert_allclose(got.loc[rhat.index].to_numpy(), rhat.to_numpy())
+    assert rep.divergences == int(model.idata["sample_stats"]["diverging"].sum())
+    assert rep.n_draws == 600
+    assert f"{rep.divergences} divergences" in rep.message
+    assert 0.0 <= max_tree_depth_fraction(model.idata) <= 1.0
+
+
+def test_bad_fit_warns():
+    model = ScalingLawModel(draws=20, tune=5, chains=2, random_seed=0)
+    with pytest.warns(ConvergenceWarning, match="SAMPLER DID NOT CONVERGE") as record:
+        model.fit(standard_curves())
+    assert not model.convergence.ok
+    assert "ESS < 400" in model.convergence.message
+    assert record[0].filename == __file__  # points at the caller's fit() line
+    # no warning when the check is off, but the report still says so
+    quiet = ScalingLawModel(draws=20, tune=5, chains=2, random_seed=0, check_convergence=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        quiet.fit(standard_curves())
+    assert not quiet.convergence.ok
+
+
+def test_healthy_single_curve_fit():
+    """2 x 1000 draws of one curve: no divergences, R-hat fine, ESS at least 10 % of draws.
+
+    The full thresholds (ESS >= 400 for every curve) on a default-settings fit are checked
+    by the slow 18-curve test in ``test_model_recovery.py``.
+    """
+    rep = single_long_fit().convergence
+    assert rep.divergences == 0
+    assert rep.worst_rhat <= 1.01
+    assert rep.min_ess_bulk >= 200 and rep.min_ess_tail >= 200
+    assert rep.table[["r_hat", "ess_bulk", "ess_tail"]].notna().all().all()
