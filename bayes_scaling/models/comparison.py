@@ -48,6 +48,7 @@ def compare_models(models: Mapping[str, ScalingLawModel], **kwargs: Any) -> pd.D
             f"Models were fitted to different curve tables (data hashes {hashes}); LOO "
             "comparison needs the same data."
         )
+    kwargs.setdefault("round_to", "none")  # ArviZ's "auto" rounds ELPDs to their SE
     return az.compare({name: m.idata for name, m in models.items()}, var_name="log_error", **kwargs)
 
 
@@ -149,6 +150,7 @@ def transfer_gap_evidence(
     diff = az.compare(
         {"power_gap": models["power_gap"].idata, "power": models["power"].idata},
         var_name="log_error",
+        round_to="none",
     )
     sign = 1.0 if diff.index[0] == "power_gap" else -1.0
     elpd_diff = sign * float(diff["elpd_diff"].abs().max())

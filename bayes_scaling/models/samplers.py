@@ -149,6 +149,18 @@ def _sample_nutpie(
     )
 
 
+def _jitter(value: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Perturb a start value by about 5 %, multiplicatively for positive values.
+
+    Positive parameters (scales) stay positive, so a jittered start never leaves the
+    support (an additive jitter could turn a small scale negative: NaN start).
+    """
+    noise = 0.05 * rng.standard_normal(np.shape(value))
+    if np.all(value > 0):
+        return value * np.exp(noise)
+    return value + noise
+
+
 def _sample_pymc(
     model: Any,
     *,
@@ -173,10 +185,7 @@ def _sample_pymc(
         opts.setdefault(
             "initvals",
             [
-                {
-                    k: np.asarray(v) + 0.05 * rng.standard_normal(np.shape(v))
-                    for k, v in initial_values.items()
-                }
+                {k: _jitter(np.asarray(v), rng) for k, v in initial_values.items()}
                 for _ in range(chains)
             ],
         )

@@ -1,0 +1,303 @@
+"""Model-fit benchmark: ScalingLawModel vs a naive centred PyMC model, measured side by side.
+
+Usage::
+
+    .venv/bin/python benchmarks/model_fit.py                  # full: draws = tune = 1000, 4 chains
+    .venv/bin/python benchmarks/model_fit.py --quick          # draws = tune = 300
+    .venv/bin/python benchmarks/model_fit.py --only compare sim1 --draws 500 --tune 500
+
+Cases (``--only`` picks a subset; default all):
+
+``compare``
+    Simulated data, 18 curves (6 properties x 3 databases) x 8 sizes x 5 seeds
+    (:func:`bayes_scaling.simulate.draw_curve_params` / ``simulate_curves``). Fits
+    ``ScalingLawModel()`` (package defaults: nutpie, non-centred, target_accept 0.95, seed
+    aggregation by sufficient statistics, least-squares start) and a **naive** model written
+    here: ``log e ~ Normal(log(D n^-alpha + C), sigma_c)`` per seed, centred hierarchical
+    priors on ``log D``, ``log alpha``, ``log C`` per curve around one population mean,
+    ``pm.sample`` with its defaults and the same draws / tune / chains. In PyMC 6 the default
+    NUTS of ``pm.sample`` is **nutpie** when it is installed (``nuts_sampler=None`` picks
+    nutpie for the numba backend; nutpie's default target_accept 0.8, its own init), so
+    ``naive`` runs on nutpie like our model; ``naive-pymc`` (``--naive pymc`` or ``both``)
+    is the same model with ``nuts_sampler="pymc"`` (PyMC's own NUTS, jitter+adapt_diag).
+    Both get ``cores = min(chains, cpu count)``, the parallelism ``ScalingLawModel`` uses
+    (PyMC's own default would be ``cpu_count // 2`` = 1 on a 2-core machine).
+    Prints wall time, the model's compile time (measured separately), divergences, max
+    R-hat, min bulk ESS, min ESS per second of both, and the ratios.
+``sim1``, ``sim18``, ``sim60``
+    ``ScalingLawModel()`` on simulated sets of 1, 18 (the ``compare`` set, reused when both
+    run) and 60 curves (12 properties x 5 databases).
+``real``
+    ``ScalingLawModel()`` on the real curves ``data/curves/curves.csv`` (metric == "mae":
+    7 finetune transfer curves + 4 scratch curves, 5 seeds each).
+
+Diagnostics are taken over every curve's ``D``, ``alpha`` and ``C``: for our model from
+``model.summary(level="curve")`` (rows with parameter in D / alpha / C, normalised scale),
+for the naive model from ``arviz.rhat`` / ``arviz.ess`` on ``log D``, ``log alpha``,
+``log C`` (rank-normalised diagnostics are invariant to the monotone ``exp``). The target
+(issue): 0 divergences, max R-hat <= 1.01, min bulk ESS >= 400. Wall time is the whole
+``fit`` (model build, compilation, sampling, post-processing) in a fresh process, so the first
+nutpie fit includes its ~15-25 s numba compile; later fits of the same structure reuse it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import os
+import platform
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bayes_scaling.curves import curve_ids, normalised_error, read_curves  # noqa: E402
+from bayes_scaling.models import ScalingLawModel  # noqa: E402
+from bayes_scaling.simulate import draw_curve_params, simulate_curves  # noqa: E402
+
+CASES = ("compare", "sim1", "sim18", "sim60", "real")
+SIM_SHAPES = {"sim1": (1, 1), "sim18": (6, 3), "sim60": (12, 5)}
+TARGET_RHAT, TARGET_ESS, TARGET_DIV = 1.01, 400.0, 0
+
+
+def simulated(n_props: int, n_dbs: int, seed: int) -> pd.DataFrame:
+    """``n_props * n_dbs`` curves x 8 sizes (16 ... 100 000) x 5 seeds."""
+    rng = np.random.default_rng(seed)
+    params = draw_curve_params(n_props, n_dbs, rng=rng)
+    return simulate_curves(params, seeds=5, rng=rng)
+
+
+def real_curves(path: Path) -> pd.DataFrame:
+    curves = read_curves(path)
+    return curves[curves["metric"] == "mae"].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- our model
+def fit_ours(curves: pd.DataFrame, args: argparse.Namespace, compile_too: bool = False) -> dict:
+    extra = {}
+    if args.centring is not None:
+        extra["centring"] = args.centring
+    if args.target_accept is not None:
+        extra["target_accept"] = args.target_accept
+    model = ScalingLawModel(draws=args.draws, tune=args.tune, chains=args.chains,
+                            random_seed=args.seed, **extra)
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(curves)
+    wall = time.perf_counter() - t0
+    s = model.summary(level="curve")
+    s = s[s["parameter"].isin(["D", "alpha", "C"]) & (s["scale"] != "original")]
+    stats = model.idata["sample_stats"]
+    worst = s.sort_values("ess_bulk").iloc[0]
+    return {
+        "wall": wall,
+        "div": int(stats["diverging"].sum()),
+        "steps": float(stats["n_steps"].mean()),
+        "rhat": float(s["r_hat"].max()),
+        "ess": float(s["ess_bulk"].min()),
+        "worst": f"{worst['parameter']}[{worst['name']}]",
+        "curves": int(s["name"].nunique()),
+        "compile": compile_time(model.build_model(curves)) if compile_too else None,
+    }
+
+
+def compile_time(pm_model) -> float:
+    """Seconds to compile a PyMC model for nutpie (what a cold fit pays once)."""
+    import nutpie
+
+    t0 = time.perf_counter()
+    nutpie.compile_pymc_model(pm_model)
+    return time.perf_counter() - t0
+
+
+# --------------------------------------------------------------------------- naive model
+def naive_model(curves: pd.DataFrame):
+    """The straightforward centred model (no seed aggregation, no group effects)."""
+    import pymc as pm
+
+    ids = curve_ids(curves)
+    code, names = pd.factorize(ids)
+    y = np.log(normalised_error(curves).to_numpy(dtype=float))
+    n = curves["n"].to_numpy(dtype=float)
+    with pm.Model(coords={"curve": list(names)}) as model:
+        mu_d = pm.Normal("mu_log_D", 0.0, 2.0)
+        mu_a = pm.Normal("mu_log_alpha", np.log(0.5), 1.0)
+        mu_c = pm.Normal("mu_log_C", np.log(0.3), 1.0)
+        tau_d = pm.HalfNormal("tau_log_D", 1.0)
+        tau_a = pm.HalfNormal("tau_log_alpha", 1.0)
+        tau_c = pm.HalfNormal("tau_log_C", 1.0)
+        log_d = pm.Normal("log_D", mu_d, tau_d, dims="curve")
+        log_a = pm.Normal("log_alpha", mu_a, tau_a, dims="curve")
+        log_c = pm.Normal("log_C", mu_c, tau_c, dims="curve")
+        sigma = pm.HalfNormal("sigma", 0.5, dims="curve")
+        D, alpha, C = pm.math.exp(log_d), pm.math.exp(log_a), pm.math.exp(log_c)
+        mean = pm.math.log(D[code] * n ** (-alpha[code]) + C[code])
+        pm.Normal("log_error", mean, sigma[code], observed=y)
+    return model
+
+
+def fit_naive(curves: pd.DataFrame, args: argparse.Namespace, sampler: str | None) -> dict:
+    import arviz as az
+    import pymc as pm
+
+    t0 = time.perf_counter()
+    model = naive_model(curves)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        kw = {} if sampler is None else {"nuts_sampler": sampler}
+        # same parallelism as ScalingLawModel (PyMC's own default is cpu_count // 2 = 1 here)
+        cores = min(args.chains, os.cpu_count() or 1)
+        idata = pm.sample(draws=args.draws, tune=args.tune, chains=args.chains, cores=cores,
+                          random_seed=args.seed, model=model, progressbar=False, **kw)
+    wall = time.perf_counter() - t0
+    post = idata["posterior"].to_dataset()[["log_D", "log_alpha", "log_C"]]
+    rhat, ess = az.rhat(post), az.ess(post, method="bulk")
+    worst_ess, worst = np.inf, ""
+    for v, p in (("log_D", "D"), ("log_alpha", "alpha"), ("log_C", "C")):
+        e = ess[v].to_series()
+        if e.min() < worst_ess:
+            worst_ess, worst = float(e.min()), f"{p}[{e.idxmin()}]"
+    return {
+        "wall": wall,
+        "div": int(idata["sample_stats"]["diverging"].sum()),
+        "steps": float(idata["sample_stats"]["n_steps"].mean()),
+        "rhat": float(max(float(rhat[v].max()) for v in post.data_vars)),
+        "ess": worst_ess,
+        "worst": worst,
+        "curves": int(post.sizes["curve"]),
+        "compile": compile_time(naive_model(curves)) if sampler is None else None,
+    }
+
+
+# --------------------------------------------------------------------------- output
+def verdict(r: dict) -> str:
+    bad = []
+    if r["div"] > TARGET_DIV:
+        bad.append("div")
+    if not r["rhat"] <= TARGET_RHAT:
+        bad.append("R-hat")
+    if not r["ess"] >= TARGET_ESS:
+        bad.append("ESS")
+    return "PASS" if not bad else "MISS (" + ", ".join(bad) + ")"
+
+
+def ess_per_s(r: dict, excl_compile: bool = False) -> float:
+    wall = r["wall"] - ((r.get("compile") or 0.0) if excl_compile else 0.0)
+    return r["ess"] / wall
+
+
+def row(case: str, model: str, r: dict) -> str:
+    comp = "-" if r.get("compile") is None else f"{r['compile']:.1f}"
+    excl = "-" if r.get("compile") is None else f"{ess_per_s(r, True):.1f}"
+    return (f"| {case} | {model} | {r['curves']} | {r['wall']:.1f} | {comp} | "
+            f"{r['steps']:.0f} | {r['div']} | "
+            f"{r['rhat']:.3f} | {r['ess']:.0f} | {ess_per_s(r):.1f} | {excl} | {r['worst']} | "
+            f"{verdict(r)} |")
+
+
+HEADER = ("| case | model | curves | wall (s) | compile (s) | leapfrog steps/draw | "
+          "divergences | max R-hat | "
+          "min bulk ESS | min ESS/s | min ESS/s excl. compile | lowest-ESS parameter | target |\n"
+          "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", nargs="+", choices=CASES, default=list(CASES),
+                    help="cases to run (default: all)")
+    ap.add_argument("--quick", action="store_true", help="draws = tune = 300 (smoke run)")
+    ap.add_argument("--draws", type=int, default=None, help="draws per chain (default 1000)")
+    ap.add_argument("--tune", type=int, default=None, help="tuning steps per chain (default 1000)")
+    ap.add_argument("--chains", type=int, default=4)
+    ap.add_argument("--seed", type=int, default=1, help="seed of data and samplers")
+    ap.add_argument("--centring", choices=("noncentred", "auto", "centred"), default=None,
+                    help="override ScalingLawModel's centring (default: the package default)")
+    ap.add_argument("--target-accept", type=float, default=None,
+                    help="override ScalingLawModel's target_accept (default: package default)")
+    ap.add_argument("--naive", choices=("default", "pymc", "both"), default="both",
+                    help="naive model's sampler: pm.sample's default (nutpie in PyMC 6), "
+                         "nuts_sampler='pymc', or both (default)")
+    ap.add_argument("--curves", type=Path, default=ROOT / "data" / "curves" / "curves.csv")
+    args = ap.parse_args()
+    logging.getLogger("pymc").setLevel(logging.WARNING)
+    default = 300 if args.quick else 1000
+    args.draws = args.draws or default
+    args.tune = args.tune if args.tune is not None else default
+
+    print(f"# model_fit benchmark {dt.datetime.now().isoformat(timespec='seconds')}")
+    settings = ScalingLawModel(**{k: v for k, v in (("centring", args.centring),
+                                                    ("target_accept", args.target_accept))
+                                  if v is not None}).get_params()
+    print("ours: ScalingLawModel(" + ", ".join(
+        f"{k}={settings[k]}" for k in ("sampler", "centring", "target_accept", "init", "groups")
+    ) + ")" + (" [overridden on the command line]"
+               if args.centring or args.target_accept else " [package defaults]"))
+    print(f"draws={args.draws} tune={args.tune} chains={args.chains} seed={args.seed} "
+          f"cpus={os.cpu_count()} python={platform.python_version()} cases={' '.join(args.only)}")
+    print(f"target: divergences <= {TARGET_DIV}, R-hat <= {TARGET_RHAT}, "
+          f"bulk ESS >= {TARGET_ESS:.0f} (over every curve's D, alpha, C)\n", flush=True)
+
+    results: list[tuple[str, str, dict]] = []
+    cache: dict[str, pd.DataFrame] = {}
+
+    def data(case: str) -> pd.DataFrame:
+        if case not in cache:
+            cache[case] = (real_curves(args.curves) if case == "real"
+                           else simulated(*SIM_SHAPES[case], seed=args.seed))
+        return cache[case]
+
+    def report(case: str, model: str, r: dict) -> None:
+        results.append((case, model, r))
+        print(f"done {case:8s} {model:10s} {r['wall']:7.1f} s  div={r['div']}  "
+              f"R-hat={r['rhat']:.3f}  ESS={r['ess']:.0f}", flush=True)
+
+    ours18 = None
+    if "compare" in args.only:
+        curves = data("sim18")
+        ours18 = fit_ours(curves, args, compile_too=True)
+        report("compare", "ours", ours18)
+        if args.naive in ("default", "both"):
+            report("compare", "naive", fit_naive(curves, args, None))
+        if args.naive in ("pymc", "both"):
+            report("compare", "naive-pymc", fit_naive(curves, args, "pymc"))
+    for case in ("sim1", "sim18", "sim60", "real"):
+        if case not in args.only:
+            continue
+        if case == "sim18" and ours18 is not None:
+            results.append((case, "ours", ours18))  # same data, same fit
+            continue
+        report(case, "ours", fit_ours(data(case), args))
+
+    print("\n" + HEADER)
+    for case, model, r in results:
+        print(row(case, model, r))
+    comp = {m: r for c, m, r in results if c == "compare"}
+    o = comp.get("ours")
+    for name in ("naive", "naive-pymc"):
+        if o is None or name not in comp:
+            continue
+        nv = comp[name]
+        print(f"\nours vs {name} (18 simulated curves x 8 n x 5 seeds, same data, "
+              "draws/tune/chains):")
+        print(f"  wall time       {name} / ours = {nv['wall'] / o['wall']:.2f}x "
+              f"({nv['wall']:.1f} s vs {o['wall']:.1f} s)")
+        print(f"  divergences     ours {o['div']} vs {name} {nv['div']}")
+        print(f"  leapfrog steps per draw  ours {o['steps']:.1f} vs {name} {nv['steps']:.1f}")
+        print(f"  max R-hat       ours {o['rhat']:.3f} vs {name} {nv['rhat']:.3f}")
+        print(f"  min bulk ESS    ours / {name} = {o['ess'] / nv['ess']:.2f}x "
+              f"({o['ess']:.0f} vs {nv['ess']:.0f})")
+        print(f"  min ESS/s       ours / {name} = {ess_per_s(o) / ess_per_s(nv):.2f}x")
+        if o.get("compile") is not None and nv.get("compile") is not None:
+            print(f"  min ESS/s excl. compile  ours / {name} = "
+                  f"{ess_per_s(o, True) / ess_per_s(nv, True):.2f}x")
+
+if __name__ == "__main__":
+    main()
