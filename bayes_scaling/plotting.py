@@ -482,6 +482,10 @@ def plot_forest(
 
 
 # ====================================================================== n required
+#: Largest n drawn by :func:`plot_n_required` (larger draws fall in its last bin).
+N_PLOT_MAX: float = 1e12
+
+
 def plot_n_required(
     decision: SampleSizeDecision,
     *,
@@ -491,7 +495,9 @@ def plot_n_required(
     """Histogram of the posterior of the n needed for each target of a decision.
 
     Per target with finite draws: one filled histogram and a dashed line at the n needed
-    with the decision's probability; plus one dotted line at the current ``n_max``.
+    with the decision's probability; plus one dotted line at the current ``n_max``. The
+    axis stops at :data:`N_PLOT_MAX`; larger (finite) draws, which nearly flat curves
+    produce, are counted in the last bin.
     Targets that are unreachable in every draw appear only in the legend, with
     ``P(unreachable)``.
 
@@ -517,8 +523,8 @@ def plot_n_required(
     with plot_style():
         fig, ax = _axes(ax)
         finite = decision.draws[np.isfinite(decision.draws)]
-        lo = max(float(finite.min()) if finite.size else 1.0, 1.0)
-        hi = max(float(finite.max()) if finite.size else 10.0, lo * 10)
+        lo = min(max(float(finite.min()) if finite.size else 1.0, 1.0), N_PLOT_MAX / 10)
+        hi = min(max(float(finite.max()) if finite.size else 10.0, lo * 10), N_PLOT_MAX)
         edges = np.geomspace(lo, hi, bins + 1)
         handles = []
         for j, row in table.reset_index(drop=True).iterrows():
@@ -530,14 +536,14 @@ def plot_n_required(
             name += f" (P(unreachable) = {row['p_unreachable']:.2f})"
             if np.isfinite(draws).any():
                 ax.hist(
-                    draws[np.isfinite(draws)],
+                    np.minimum(draws[np.isfinite(draws)], hi),  # beyond the axis: last bin
                     bins=edges,
                     color=color,
                     alpha=0.45,
                     histtype="stepfilled",
                     weights=np.full(np.isfinite(draws).sum(), 1.0 / len(draws)),
                 )
-            if np.isfinite(row["n_at_prob"]):
+            if np.isfinite(row["n_at_prob"]) and row["n_at_prob"] <= hi:
                 ax.axvline(row["n_at_prob"], color=color, linestyle="--")
             handles.append(
                 Line2D([], [], color=color, linewidth=6, alpha=0.45, label=literal(name))

@@ -8,6 +8,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from _fake_posterior import DEFAULT_SPECS, fake_curve_table, fake_posterior, ids  # noqa: E402
 
@@ -184,3 +185,22 @@ def test_comparison_heatmap(post):
     assert value == pytest.approx(d.matrix("alpha").iloc[0, 1], abs=0.005)
     with pytest.raises(BayesScalingError, match="ComparisonDecision"):
         plot_comparison(d.table)  # type: ignore[arg-type]
+
+
+def test_plot_n_required_survives_astronomical_draws():
+    """Nearly flat curves give finite n draws like 1e300; the plot must not overflow."""
+    from bayes_scaling.planning import SampleSizeDecision
+    from bayes_scaling.plotting import N_PLOT_MAX
+
+    rng = np.random.default_rng(0)
+    draws = np.concatenate([10 ** rng.uniform(3, 5, 500), 10 ** rng.uniform(20, 300, 500)])
+    table = pd.DataFrame({"target": [0.1], "unit": [""], "p_unreachable": [0.0],
+                          "n_at_prob": [float(np.quantile(draws, 0.9))], "n_max": [1000.0],
+                          "prob": [0.9]})
+    decision = SampleSizeDecision(table, "sentence", draws=draws[:, None])
+    fig, ax = plot_n_required(decision)
+    fig.canvas.draw()
+    assert ax.get_xlim()[1] <= N_PLOT_MAX * 10
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
