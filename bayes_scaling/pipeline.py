@@ -33,6 +33,58 @@ def select_curves(
     return validate_curves(out)
 
 
+def fit_cached(
+    table: pd.DataFrame, cache_dir: str | Path, **settings: Any
+) -> tuple[Any, Path]:
+    """Fit :class:`~bayes_scaling.models.ScalingLawModel` to ``table``, or load the same fit.
+
+    The fit is saved as netCDF in ``cache_dir`` under a name derived from the curve table's
+    hash, the model settings and the package version, so a notebook session (or several
+    notebooks) fit once and reuse the result; a stale or corrupt cache file is refitted.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Curve table (validated by the model).
+    cache_dir : path-like
+        Folder of the cached fits (created if missing).
+    **settings
+        ``ScalingLawModel`` constructor arguments (``random_seed`` defaults to
+        :data:`~bayes_scaling.constants.DEFAULT_SEED`).
+
+    Returns
+    -------
+    (ScalingLawModel, pathlib.Path)
+        The fitted (or loaded) model and its cache file.
+
+    """
+    import hashlib
+    import json
+
+    import bayes_scaling
+    from bayes_scaling.curves import curves_hash
+    from bayes_scaling.exceptions import ModelFileError
+    from bayes_scaling.models import ScalingLawModel
+
+    settings.setdefault("random_seed", DEFAULT_SEED)
+    model = ScalingLawModel(**settings)
+    key = json.dumps(
+        [curves_hash(table), model.get_params(), bayes_scaling.__version__],
+        sort_keys=True,
+        default=str,
+    )
+    path = Path(cache_dir) / f"fit_{hashlib.sha256(key.encode()).hexdigest()[:16]}.nc"
+    if path.exists():
+        try:
+            return ScalingLawModel.load(path), path
+        except ModelFileError:
+            pass  # stale or broken cache file: refit
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.fit(table)
+    model.save(path)
+    return model, path
+
+
 def default_targets(posterior: Any, curve: str, fraction: float = 0.9) -> float:
     """Return a target 10 % below the posterior-median error at the largest observed n."""
     n_max = float(posterior.curves.loc[curve, "n_max"])

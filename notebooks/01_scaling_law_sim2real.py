@@ -32,8 +32,6 @@
 # cached in a temporary folder so that notebooks 02 and 03 reuse it.
 
 # %%
-import hashlib
-import json
 import os
 import tempfile
 from pathlib import Path
@@ -47,10 +45,9 @@ from matplotlib.ticker import FuncFormatter
 
 import bayes_scaling
 from bayes_scaling.constants import DEFAULT_SEED
-from bayes_scaling.curves import curve_ids, curves_hash, read_curves
-from bayes_scaling.exceptions import ModelFileError
+from bayes_scaling.curves import curve_ids, read_curves
 from bayes_scaling.models import ScalingLawModel, fit_least_squares
-from bayes_scaling.pipeline import BUNDLED_CURVES, select_curves
+from bayes_scaling.pipeline import BUNDLED_CURVES, fit_cached, select_curves
 from bayes_scaling.planning import next_batch_value
 from bayes_scaling.plotting import (
     compute_curve_bands,
@@ -109,22 +106,10 @@ display(overview.round(4))
 # %%
 def fit_real_curves(table: pd.DataFrame) -> tuple[ScalingLawModel, Path]:
     """Fit the real curves, or load the identical fit from the notebook cache."""
-    model = ScalingLawModel(random_seed=DEFAULT_SEED, check_convergence=False, **SAMPLER)
     table = table.drop(columns="curve", errors="ignore")
-    key = json.dumps(
-        [curves_hash(table), model.get_params(), bayes_scaling.__version__],
-        sort_keys=True,
-        default=str,
+    return fit_cached(
+        table, CACHE, random_seed=DEFAULT_SEED, check_convergence=False, **SAMPLER
     )
-    path = CACHE / f"real_curves_{hashlib.sha256(key.encode()).hexdigest()[:16]}.nc"
-    if path.exists():
-        try:
-            return ScalingLawModel.load(path), path
-        except ModelFileError:
-            pass  # a stale or broken cache file: refit
-    model.fit(table)
-    model.save(path)
-    return model, path
 
 
 model, fit_path = fit_real_curves(curves)

@@ -30,8 +30,6 @@
 # is made here when the cache is empty, so this notebook also runs on its own.
 
 # %%
-import hashlib
-import json
 import os
 import tempfile
 from pathlib import Path
@@ -41,13 +39,11 @@ import numpy as np
 import pandas as pd
 from IPython.display import display
 
-import bayes_scaling
 from bayes_scaling.compare import compare_groups, expansion_gain, rank_draws
 from bayes_scaling.constants import DEFAULT_SEED
-from bayes_scaling.curves import curves_hash, read_curves
-from bayes_scaling.exceptions import ModelFileError
+from bayes_scaling.curves import read_curves
 from bayes_scaling.models import ScalingLawModel
-from bayes_scaling.pipeline import BUNDLED_CURVES, select_curves
+from bayes_scaling.pipeline import BUNDLED_CURVES, fit_cached, select_curves
 from bayes_scaling.planning import error_draws
 from bayes_scaling.plotting import compute_forest, curve_labels, plot_comparison, plot_forest
 
@@ -63,21 +59,9 @@ pd.set_option("display.max_columns", 20)
 
 def fit_real_curves(table: pd.DataFrame) -> tuple[ScalingLawModel, Path]:
     """Fit the real curves, or load the identical fit from the notebook cache."""
-    model = ScalingLawModel(random_seed=DEFAULT_SEED, check_convergence=False, **SAMPLER)
-    key = json.dumps(
-        [curves_hash(table), model.get_params(), bayes_scaling.__version__],
-        sort_keys=True,
-        default=str,
+    return fit_cached(
+        table, CACHE, random_seed=DEFAULT_SEED, check_convergence=False, **SAMPLER
     )
-    path = CACHE / f"real_curves_{hashlib.sha256(key.encode()).hexdigest()[:16]}.nc"
-    if path.exists():
-        try:
-            return ScalingLawModel.load(path), path
-        except ModelFileError:
-            pass  # a stale or broken cache file: refit
-    model.fit(table)
-    model.save(path)
-    return model, path
 
 
 curves = select_curves(read_curves(BUNDLED_CURVES), metric="mae")

@@ -118,7 +118,8 @@ def test_report(fitted):
     assert res.exit_code == 0, res.output
     parser = _Sections()
     parser.feed(out.read_text())
-    assert {"summary", "curves", "planning", "comparison", "diagnostics", "provenance"} <= parser.ids
+    sections = {"summary", "curves", "planning", "comparison", "diagnostics", "provenance"}
+    assert sections <= parser.ids
     md = tmp / "report.md"
     assert runner.invoke(app, ["report", str(fit_file), "-o", str(md)]).exit_code == 0
     assert "# " in md.read_text()
@@ -152,3 +153,21 @@ def test_run_pipeline_end_to_end(tmp_path):
     assert {"SampleSizeDecision", "NextBatchDecision", "EquivalentSampleSizeDecision",
             "ComparisonDecision"} <= kinds
     assert all(d.sentence for d in res.decisions)
+
+
+def test_fit_cached_reuses_and_repairs_the_cache(tmp_path):
+    from bayes_scaling.pipeline import fit_cached
+
+    table = small_curves()
+    settings = {"draws": 100, "tune": 100, "chains": 1, "check_convergence": False}
+    model, path = fit_cached(table, tmp_path / "cache", **settings)
+    assert path.exists() and path.parent == tmp_path / "cache"
+    stamp = path.stat().st_mtime_ns
+    again, path2 = fit_cached(table, tmp_path / "cache", **settings)
+    assert path2 == path and path.stat().st_mtime_ns == stamp  # loaded, not refitted
+    assert again.summary().equals(model.summary())
+    other, path3 = fit_cached(table, tmp_path / "cache", **{**settings, "random_seed": 9})
+    assert path3 != path  # other settings: another cache entry
+    path.write_bytes(b"not a netCDF file")  # corrupt cache: refitted, not an error
+    repaired, path4 = fit_cached(table, tmp_path / "cache", **settings)
+    assert path4 == path and repaired.summary().equals(model.summary())
