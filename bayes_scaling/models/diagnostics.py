@@ -89,7 +89,7 @@ class ConvergenceReport:
             (self.table["ess_bulk"] < self.min_ess) | (self.table["ess_tail"] < self.min_ess)
         ]
         if len(bad_e):
-            problems.append(f"ESS < {self.min_ess:.0f} for {_names(bad_e)}")
+            problems.append(f"bulk or tail ESS < {self.min_ess:.0f} for {_names(bad_e)}")
         return (
             f"SAMPLER DID NOT CONVERGE: {'; '.join(problems)}. Overall: {head}. Do not use "
             "these results for decisions: run more draws/tune, raise target_accept, or "
