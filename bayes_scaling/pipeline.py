@@ -6,6 +6,8 @@ is an ordinary library call; this module only chains them with sensible defaults
 
 from __future__ import annotations
 
+import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,8 +35,28 @@ def select_curves(
     return validate_curves(out)
 
 
+#: Sampler settings of fast mode (``BAYES_SCALING_FAST=1``): notebooks and CI smoke runs.
+FAST_SAMPLER: dict[str, int] = {"chains": 2, "draws": 300, "tune": 300}
+
+
+def fast_mode() -> bool:
+    """Whether ``BAYES_SCALING_FAST`` is set (to anything but empty or ``0``)."""
+    return os.environ.get("BAYES_SCALING_FAST", "0") not in ("", "0")
+
+
+def sampler_settings() -> dict[str, int]:
+    """:data:`FAST_SAMPLER` in fast mode, else ``{}`` (the package defaults)."""
+    return dict(FAST_SAMPLER) if fast_mode() else {}
+
+
+def default_cache_dir() -> Path:
+    """Folder of :func:`fit_cached`: ``$BAYES_SCALING_NOTEBOOK_CACHE`` or a temp folder."""
+    env = os.environ.get("BAYES_SCALING_NOTEBOOK_CACHE")
+    return Path(env) if env else Path(tempfile.gettempdir()) / "bayes_scaling_notebooks"
+
+
 def fit_cached(
-    table: pd.DataFrame, cache_dir: str | Path, **settings: Any
+    table: pd.DataFrame, cache_dir: str | Path | None = None, **settings: Any
 ) -> tuple[Any, Path]:
     """Fit :class:`~bayes_scaling.models.ScalingLawModel` to ``table``, or load the same fit.
 
@@ -46,8 +68,8 @@ def fit_cached(
     ----------
     table : pandas.DataFrame
         Curve table (validated by the model).
-    cache_dir : path-like
-        Folder of the cached fits (created if missing).
+    cache_dir : path-like, optional
+        Folder of the cached fits (created if missing); default :func:`default_cache_dir`.
     **settings
         ``ScalingLawModel`` constructor arguments (``random_seed`` defaults to
         :data:`~bayes_scaling.constants.DEFAULT_SEED`).
@@ -73,7 +95,8 @@ def fit_cached(
         sort_keys=True,
         default=str,
     )
-    path = Path(cache_dir) / f"fit_{hashlib.sha256(key.encode()).hexdigest()[:16]}.nc"
+    folder = default_cache_dir() if cache_dir is None else Path(cache_dir)
+    path = folder / f"fit_{hashlib.sha256(key.encode()).hexdigest()[:16]}.nc"
     if path.exists():
         try:
             return ScalingLawModel.load(path), path

@@ -32,9 +32,6 @@
 # cached in a temporary folder so that notebooks 02 and 03 reuse it.
 
 # %%
-import os
-import tempfile
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -46,8 +43,14 @@ from matplotlib.ticker import FuncFormatter
 import bayes_scaling
 from bayes_scaling.constants import DEFAULT_SEED
 from bayes_scaling.curves import curve_ids, read_curves
-from bayes_scaling.models import ScalingLawModel, fit_least_squares
-from bayes_scaling.pipeline import BUNDLED_CURVES, fit_cached, select_curves
+from bayes_scaling.models import fit_least_squares
+from bayes_scaling.pipeline import (
+    BUNDLED_CURVES,
+    fast_mode,
+    fit_cached,
+    sampler_settings,
+    select_curves,
+)
 from bayes_scaling.planning import next_batch_value
 from bayes_scaling.plotting import (
     compute_curve_bands,
@@ -56,12 +59,8 @@ from bayes_scaling.plotting import (
     plot_learning_curves,
 )
 
-FAST = os.environ.get("BAYES_SCALING_FAST", "0") not in ("", "0")
-SAMPLER = {"chains": 2, "draws": 300, "tune": 300} if FAST else {}
-CACHE = Path(
-    os.environ.get("BAYES_SCALING_NOTEBOOK_CACHE")
-    or Path(tempfile.gettempdir()) / "bayes_scaling_notebooks"
-)
+FAST = fast_mode()
+SAMPLER = sampler_settings()
 pd.set_option("display.width", 160)
 pd.set_option("display.max_colwidth", 70)
 print(
@@ -104,15 +103,9 @@ display(overview.round(4))
 
 
 # %%
-def fit_real_curves(table: pd.DataFrame) -> tuple[ScalingLawModel, Path]:
-    """Fit the real curves, or load the identical fit from the notebook cache."""
-    table = table.drop(columns="curve", errors="ignore")
-    return fit_cached(
-        table, CACHE, random_seed=DEFAULT_SEED, check_convergence=False, **SAMPLER
-    )
-
-
-model, fit_path = fit_real_curves(curves)
+model, fit_path = fit_cached(
+    curves.drop(columns="curve"), random_seed=DEFAULT_SEED, check_convergence=False, **SAMPLER
+)
 posterior = model.curve_posterior()
 print(f"fit cached at {fit_path}")
 print(model.convergence.message)

@@ -29,9 +29,6 @@
 # is made here when the cache is empty, so this notebook also runs on its own.
 
 # %%
-import os
-import tempfile
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -41,8 +38,13 @@ from matplotlib.ticker import FuncFormatter
 
 from bayes_scaling.constants import DEFAULT_SEED
 from bayes_scaling.curves import read_curves
-from bayes_scaling.models import ScalingLawModel
-from bayes_scaling.pipeline import BUNDLED_CURVES, fit_cached, select_curves
+from bayes_scaling.pipeline import (
+    BUNDLED_CURVES,
+    fast_mode,
+    fit_cached,
+    sampler_settings,
+    select_curves,
+)
 from bayes_scaling.planning import (
     allocate_budget,
     equivalent_sample_size,
@@ -59,25 +61,16 @@ from bayes_scaling.plotting import (
     plot_n_required,
 )
 
-FAST = os.environ.get("BAYES_SCALING_FAST", "0") not in ("", "0")
-SAMPLER = {"chains": 2, "draws": 300, "tune": 300} if FAST else {}
-CACHE = Path(
-    os.environ.get("BAYES_SCALING_NOTEBOOK_CACHE")
-    or Path(tempfile.gettempdir()) / "bayes_scaling_notebooks"
-)
+FAST = fast_mode()
+SAMPLER = sampler_settings()
 pd.set_option("display.width", 160)
 pd.set_option("display.max_columns", 20)
 
 
-def fit_real_curves(table: pd.DataFrame) -> tuple[ScalingLawModel, Path]:
-    """Fit the real curves, or load the identical fit from the notebook cache."""
-    return fit_cached(
-        table, CACHE, random_seed=DEFAULT_SEED, check_convergence=False, **SAMPLER
-    )
-
-
 curves = select_curves(read_curves(BUNDLED_CURVES), metric="mae")
-model, fit_path = fit_real_curves(curves)
+model, fit_path = fit_cached(
+    curves, random_seed=DEFAULT_SEED, check_convergence=False, **SAMPLER
+)
 posterior = model.curve_posterior()
 meta = posterior.curves
 labels = curve_labels(posterior, posterior.curve_ids)

@@ -30,7 +30,6 @@
 # short chains (a smoke test); unset, the package defaults.
 
 # %%
-import os
 import tempfile
 import warnings
 from pathlib import Path
@@ -43,6 +42,7 @@ from IPython.display import display
 from bayes_scaling.compare import compare_groups
 from bayes_scaling.curves import read_curves
 from bayes_scaling.models import ScalingLawModel, compare_models, transfer_gap_evidence
+from bayes_scaling.pipeline import fast_mode, sampler_settings
 from bayes_scaling.planning import next_batch_value, sample_size_for_target
 from bayes_scaling.plotting import (
     compute_curve_bands,
@@ -52,8 +52,8 @@ from bayes_scaling.plotting import (
 )
 from bayes_scaling.simulate import simulate_curves
 
-FAST = os.environ.get("BAYES_SCALING_FAST", "0") not in ("", "0")
-SAMPLER = {"chains": 2, "draws": 300, "tune": 300} if FAST else {}
+FAST = fast_mode()
+SAMPLER = sampler_settings()
 SEED = 4
 pd.set_option("display.width", 160)
 pd.set_option("display.max_columns", 20)

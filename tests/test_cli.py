@@ -171,3 +171,24 @@ def test_fit_cached_reuses_and_repairs_the_cache(tmp_path):
     path.write_bytes(b"not a netCDF file")  # corrupt cache: refitted, not an error
     repaired, path4 = fit_cached(table, tmp_path / "cache", **settings)
     assert path4 == path and repaired.summary().equals(model.summary())
+
+
+def test_fast_mode_settings_and_cache_dir(monkeypatch, tmp_path):
+    from bayes_scaling.pipeline import (
+        FAST_SAMPLER,
+        default_cache_dir,
+        fast_mode,
+        sampler_settings,
+    )
+
+    monkeypatch.delenv("BAYES_SCALING_FAST", raising=False)
+    assert not fast_mode() and sampler_settings() == {}
+    for off in ("", "0"):
+        monkeypatch.setenv("BAYES_SCALING_FAST", off)
+        assert not fast_mode()
+    monkeypatch.setenv("BAYES_SCALING_FAST", "1")
+    assert fast_mode() and sampler_settings() == FAST_SAMPLER
+    monkeypatch.setenv("BAYES_SCALING_NOTEBOOK_CACHE", str(tmp_path / "c"))
+    assert default_cache_dir() == tmp_path / "c"
+    monkeypatch.delenv("BAYES_SCALING_NOTEBOOK_CACHE")
+    assert default_cache_dir().name == "bayes_scaling_notebooks"
