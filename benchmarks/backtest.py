@@ -54,8 +54,6 @@ sys.path.insert(0, str(ROOT))
 from bayes_scaling.curves import curve_ids, normalised_error, read_curves  # noqa: E402
 from bayes_scaling.models import ScalingLawModel, fit_least_squares  # noqa: E402
 
-PROB = 0.90
-
 
 def split(curves: pd.DataFrame, keep_frac: float, n_factor: float | None) -> pd.Series:
     """Boolean mask of the rows kept for fitting (per curve: the smallest sizes)."""
@@ -103,8 +101,7 @@ def main() -> None:
 
     curves = read_curves(args.curves)
     curves = curves[curves["metric"] == args.metric].reset_index(drop=True)
-    global PROB
-    PROB = args.prob
+    prob = args.prob
     keep = split(curves, args.keep_frac, None if args.keep_frac is not None else args.n_factor)
     train, test = curves[keep].reset_index(drop=True), curves[~keep].reset_index(drop=True)
     rule = (f"n <= n_max/{args.n_factor:g}" if args.keep_frac is None
@@ -142,9 +139,9 @@ def main() -> None:
         sizes = np.sort(held["n"].unique())
         kept_n = np.sort(train.loc[train_ids == cid, "n"].unique())
         obs = model.predict(sizes, curves=[cid], scale="normalised", kind="observation",
-                            prob=PROB).set_index("n")
+                            prob=prob).set_index("n")
         mean = model.predict(sizes, curves=[cid], scale="normalised", kind="mean",
-                             prob=PROB).set_index("n")
+                             prob=prob).set_index("n")
         ls_pred = ls.predict(sizes, curves=[cid], scale="normalised").set_index("n")["error"]
         gm = held.groupby("n")["log_e"].mean()  # log of the seed geometric mean
         last = train[(train_ids == cid) & (train["n"] == kept_n[-1])]
@@ -180,7 +177,7 @@ def main() -> None:
             "held-out n": f"{sizes[0]}-{sizes[-1]} ({len(sizes)})",
             "cov obs": f"{sum(inside_obs)}/{len(inside_obs)} = {np.mean(inside_obs):.2f}",
             "cov mean": f"{sum(inside_mean)}/{len(inside_mean)} = {np.mean(inside_mean):.2f}",
-            f"{PROB:.0%} width (log)": f"{width:.3f}",
+            f"{prob:.0%} width (log)": f"{width:.3f}",
             "MdAE bayes": f"{mdae['bayes']:.4f}",
             "MdAE LS": f"{mdae['ls']:.4f}",
             "rmse bayes": f"{rmse['bayes']:.4f}",
@@ -203,7 +200,8 @@ def main() -> None:
     r = pd.DataFrame(list(table["_rmse"]))
     wins = int((r["bayes"] < r["ls"]).sum())
     print(f"\nsummary: {len(table)} curves, {len(all_obs)} held-out observations, "
-          f"{len(all_mean)} held-out points; {PROB:.0%} coverage: observation {np.mean(all_obs):.2f}, "
+          f"{len(all_mean)} held-out points; {prob:.0%} coverage: observation "
+          f"{np.mean(all_obs):.2f}, "
           f"mean {np.mean(all_mean):.2f}; log-RMSE mean over curves: bayes "
           f"{r['bayes'].mean():.4f}, least squares {r['ls'].mean():.4f}, flat "
           f"{r['flat'].mean():.4f} (median {r['bayes'].median():.4f} / "
