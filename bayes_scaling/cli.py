@@ -128,8 +128,12 @@ def fit(
         ),
     ] = None,
     target_accept: Annotated[
-        float, typer.Option(help="NUTS target acceptance rate (higher: fewer divergences).")
-    ] = 0.99,
+        float | None,
+        typer.Option(
+            help="NUTS target acceptance rate (higher: fewer divergences; default: the "
+            "model's DEFAULT_TARGET_ACCEPT)."
+        ),
+    ] = None,
     law: Annotated[str, typer.Option(help="power_gap | power | broken_power")] = "power_gap",
     sampler: Annotated[str, typer.Option(help="nutpie | pymc | numpyro")] = "nutpie",
     draws: Annotated[int, typer.Option(help="Posterior draws per chain.")] = 1000,
@@ -151,8 +155,8 @@ def fit(
             draws=draws,
             tune=tune,
             chains=chains,
-            target_accept=target_accept,
             random_seed=seed,
+            **({} if target_accept is None else {"target_accept": target_accept}),
         ).fit(table)
         model.save(output)
     except BayesScalingError as exc:
