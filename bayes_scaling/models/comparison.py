@@ -145,13 +145,8 @@ def transfer_gap_evidence(
         if need not in models:
             raise BayesScalingError(f"transfer_gap_evidence needs a fitted {need!r} model.")
     table = compare_models(models)
-    import arviz as az
-
-    diff = az.compare(
-        {"power_gap": models["power_gap"].idata, "power": models["power"].idata},
-        var_name="log_error",
-        round_to="none",
-    )
+    pair = ("power_gap", "power")
+    diff = table if len(models) == 2 else compare_models({k: models[k] for k in pair})
     sign = 1.0 if diff.index[0] == "power_gap" else -1.0
     elpd_diff = sign * float(diff["elpd_diff"].abs().max())
     se = float(diff["dse"].max())
