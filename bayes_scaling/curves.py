@@ -138,8 +138,9 @@ def validate_curves(df: pd.DataFrame, *, allow_extra: Sequence[str] = ()) -> pd.
     ------
     CurveSchemaError
         Missing or unknown columns, NaN/inf, non-positive error or target scale, n <= 0,
-        non-integer n, unknown ``kind``/``metric``, duplicate (curve, n, seed) rows, or a
-        curve with fewer than three distinct n.
+        non-integer n, ``m`` not a positive integer or larger than ``n_train``, unknown
+        ``kind``/``metric``, duplicate (curve, n, seed) rows, or a curve with fewer than
+        three distinct n.
 
     Examples
     --------
@@ -227,6 +228,16 @@ def validate_curves(df: pd.DataFrame, *, allow_extra: Sequence[str] = ()) -> pd.
     for col in ("n_train", "n_test"):
         if col in out:
             out[col] = pd.to_numeric(out[col], errors="coerce").astype("Int64")
+    if "m" in out and "n_train" in out:
+        over = (out["m"].notna() & out["n_train"].notna() & (out["m"] > out["n_train"])).fillna(
+            False
+        )
+        if over.any():
+            _fail(
+                "Column 'm' is larger than the target training split 'n_train' (an experimental "
+                "training size cannot exceed the split it is drawn from).",
+                df.loc[over.to_numpy()],
+            )
 
     bad_kind = ~out["kind"].isin(KINDS)
     if bad_kind.any():

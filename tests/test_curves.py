@@ -161,6 +161,14 @@ def test_m_column_optional_and_in_curve_id():
         validate_curves(bad)
 
 
+def test_m_larger_than_the_split():
+    ok = make_curves().assign(m=50, n_train=50)
+    validate_curves(ok)
+    bad = make_curves().assign(m=50, n_train=40)
+    with pytest.raises(CurveSchemaError, match="'m' is larger than the target training split"):
+        validate_curves(bad)
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_round_trip(tmp_path, suffix):
     df = validate_curves(make_curves().assign(strategy="finetune", m=pd.NA))

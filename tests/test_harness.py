@@ -90,8 +90,12 @@ def test_run_harness_table_and_resume(tmp_path, prep):
         PAIR, config=SMALL, out=tmp_path, n_jobs=2, quiet=True, on_result=calls.append
     )
     n_jobs = len(make_jobs(prep, ("finetune", "scratch"), SMALL.seeds))
-    assert len(calls) == n_jobs == 12
+    # per seed: 3 full-split transfer + 2 surface levels x 3 n + 3 scratch
+    assert len(calls) == n_jobs == 24
     assert len(table) == n_jobs * 4
+    surf = table[table["m"].notna()]
+    assert sorted(surf["m"].unique()) == prep.m_levels
+    assert (surf["n_train"] == surf["m"]).all() and set(surf["kind"]) == {"transfer"}
     validate_curves(table)
     assert (tmp_path / "curves.csv").exists()
     assert set(table["kind"]) == {"transfer", "scratch"}
@@ -183,6 +187,41 @@ def test_kill_minus_nine_then_resume(tmp_path):
     assert done_before >= 2
 
 
+def test_surface_levels_are_nested_subsets_of_the_split(prep):
+    train_min = min(len(tr) for tr, _ in prep.splits.values())
+    assert prep.m_levels == [int(0.25 * train_min), int(0.5 * train_min)]
+    assert prep.m_n_grid == prep.n_grid  # 3-point grid: all of it
+    p5 = prepare_pair(PAIR, HarnessConfig(seeds=1, target_max=300, m_n_points=4))
+    assert len(p5.m_n_grid) == 4 and p5.m_n_grid[0] == p5.n_grid[0]
+    assert p5.m_n_grid[-1] == p5.n_grid[-1] and set(p5.m_n_grid) <= set(p5.n_grid)
+    # a surface job trains on the first m rows of the scratch order (nested, inside the split)
+    m = prep.m_levels[0]
+    rows = run_job(Job(PAIR, "finetune", "transfer", 32, 0, PAIR, m=m), _job_arrays(prep, 0))
+    assert {r["m"] for r in rows} == {m} and {r["n_train"] for r in rows} == {m}
+    full = run_job(Job(PAIR, "finetune", "transfer", 32, 0, PAIR), _job_arrays(prep, 0))
+    assert {r["m"] for r in full} == {None}
+    assert {r["n_train"] for r in full} == {len(prep.splits[0][0])}
+    assert rows[0]["error"] != full[0]["error"]
+    with pytest.raises(BayesScalingError, match="larger than the target training split"):
+        run_job(Job(PAIR, "finetune", "transfer", 32, 0, PAIR, m=10**6), _job_arrays(prep, 0))
+
+
+def test_resume_from_shards_written_before_the_surface(tmp_path):
+    """Shards without an ``m`` column count as full-split jobs; only surface jobs rerun."""
+    cfg = HarnessConfig(seeds=1, n_grid=(16, 32, 64), m_grid=(16, 32, 64), target_max=300)
+    old = HarnessConfig(
+        seeds=1, n_grid=(16, 32, 64), m_grid=(16, 32, 64), target_max=300, m_fractions=()
+    )
+    first = run_harness(PAIR, config=old, out=tmp_path, quiet=True)
+    assert first["m"].isna().all()
+    for shard in (tmp_path / "shards").glob("*.csv"):  # as written by the old harness
+        pd.read_csv(shard).drop(columns="m").to_csv(shard, index=False)
+    calls = []
+    table = run_harness(PAIR, config=cfg, out=tmp_path, quiet=True, on_result=calls.append)
+    assert len(calls) == 6 and all(job.m > 0 for job in calls)
+    assert table["m"].notna().sum() == 6 * 4
+
+
 def test_bad_inputs(tmp_path):
     with pytest.raises(UnknownNameError, match="Unknown pair 'nope'"):
         run_harness("nope", out=tmp_path, quiet=True)
@@ -194,6 +233,12 @@ def test_bad_inputs(tmp_path):
         prepare_pair(PAIR, HarnessConfig(seeds=1, target_max=5))
     with pytest.raises(BayesScalingError, match="exceeds the smallest target training split"):
         prepare_pair(PAIR, HarnessConfig(seeds=1, m_grid=(16, 5000), target_max=300))
+    with pytest.raises(BayesScalingError, match=r"m_fractions must lie in \(0, 1\)"):
+        HarnessConfig(m_fractions=(0.5, 1.5))
+    with pytest.raises(BayesScalingError, match="m_n_points"):
+        HarnessConfig(m_n_points=2)
+    with pytest.raises(BayesScalingError, match="below n_min"):
+        prepare_pair(PAIR, HarnessConfig(seeds=1, target_max=300, m_fractions=(0.01,)))
 
 
 def test_cli_requires_pair(tmp_path):
@@ -219,3 +264,10 @@ def test_committed_curves_are_valid():
     assert table.groupby(["pair", "strategy"])["seed"].nunique().min() >= 5
     assert {"finetune", "scratch"} <= set(table["strategy"])
     assert table.groupby("pair")["n"].nunique().min() >= 8
+    # the (n, m) surface: every transfer pair at >= 3 experimental sizes (two m + full split)
+    transfer = table[table["kind"] == "transfer"]
+    levels = transfer.assign(m=transfer["m"].fillna(0)).groupby("pair")["m"].nunique()
+    assert levels.min() >= 3, levels
+    surf = transfer[transfer["m"].notna()]
+    assert (surf["m"] < surf["n_train"].astype(int) + 1).all()
+    assert surf.groupby(["pair", "m"])["n"].nunique().min() >= 5

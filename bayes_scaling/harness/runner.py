@@ -12,7 +12,12 @@ Protocol (per source→target pair of :mod:`bayes_scaling.datasets.pairs`):
    of that permutation, so subsets are nested (larger n contains smaller n).
 3. ``transfer`` rows: for n on a geometric grid from :attr:`HarnessConfig.n_min` to the source
    size (or the documented cap :data:`SOURCE_CAPS` for the 100k–340k-row DFT databases), the
-   strategy pretrains on n source rows and trains on the whole target training split.
+   strategy pretrains on n source rows and trains on the whole target training split
+   (column ``m`` missing). For the (n, m) error surface the same is repeated with only the
+   first m rows of the seed's target-training permutation (the scratch order below, so the
+   m-subsets are nested and shared with the scratch curve), m = ``fraction × smallest
+   training split`` for each of :attr:`HarnessConfig.m_fractions` (default 25 % and 50 %),
+   on :attr:`HarnessConfig.m_n_points` points of the n grid; these rows carry ``m``.
 4. ``scratch`` rows: no source; the model is trained on the first m rows of a per-seed
    permutation of the target training split, m on a geometric grid up to the full split. One
    scratch curve per target dataset (shared by the pairs with that target).
@@ -102,6 +107,13 @@ class HarnessConfig:
         Explicit source-size grid (overrides ``n_min``/``n_points``).
     m_grid : sequence of int or None
         Explicit scratch-size grid.
+    m_fractions : sequence of float
+        Experimental training sizes of the extra transfer curves of the (n, m) surface, as
+        fractions in (0, 1) of the smallest target training split (the full split is always
+        run). Empty: no surface curves.
+    m_n_points : int or None
+        How many points of the n grid (evenly spaced by index, ends included) the surface
+        curves use; None: the whole n grid.
 
     """
 
@@ -114,8 +126,18 @@ class HarnessConfig:
     target_max: int | None = None
     n_grid: tuple[int, ...] | None = None
     m_grid: tuple[int, ...] | None = None
+    m_fractions: tuple[float, ...] = (0.25, 0.5)
+    m_n_points: int | None = 5
 
     def __post_init__(self) -> None:
+        bad = [f for f in self.m_fractions if not 0.0 < float(f) < 1.0]
+        if bad:
+            raise BayesScalingError(
+                f"m_fractions must lie in (0, 1) (fractions of the target training split; the "
+                f"full split is always run), got {bad}."
+            )
+        if self.m_n_points is not None and self.m_n_points < 3:
+            raise BayesScalingError(f"m_n_points must be >= 3 or None, got {self.m_n_points}.")
         if self.seeds < 1:
             raise BayesScalingError(f"seeds must be >= 1, got {self.seeds}.")
         if not 0.05 <= self.test_fraction <= 0.5:
@@ -143,11 +165,17 @@ class PreparedPair:
     m_grid: list[int]
     target_scale: float
     scratch_label: str
+    m_levels: list[int] = field(default_factory=list)
+    m_n_grid: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class Job:
-    """One model fit: a (pair, strategy, kind, n, seed) cell of the protocol."""
+    """One model fit: a (pair, strategy, kind, n, seed, m) cell of the protocol.
+
+    ``m`` is the experimental training size of a surface job; 0 means the full training split
+    (and, for scratch jobs, the size is ``n``).
+    """
 
     pair: str
     strategy: str
@@ -155,6 +183,7 @@ class Job:
     n: int
     seed: int
     label: str = field(default="", compare=False)
+    m: int = 0
 
     @property
     def key(self) -> tuple:
@@ -232,6 +261,16 @@ def prepare_pair(name: str, config: HarnessConfig) -> PreparedPair:
             )
     else:
         m_grid = geometric_grid(config.n_min, n_train_min, config.m_points)
+    m_levels = sorted({int(f * n_train_min) for f in config.m_fractions})
+    too_small = [m for m in m_levels if m < config.n_min]
+    if too_small:
+        raise BayesScalingError(
+            f"Pair {name!r}: surface size(s) m={too_small} are below n_min={config.n_min} "
+            f"(smallest training split {n_train_min} rows); raise m_fractions."
+        )
+    k = len(n_grid) if config.m_n_points is None else min(config.m_n_points, len(n_grid))
+    idx = np.unique(np.round(np.linspace(0, len(n_grid) - 1, k)).astype(int))
+    m_n_grid = [n_grid[int(i)] for i in idx]
 
     # Nested source subsets: the first n rows of one permutation per seed. Only the rows any
     # seed can reach are featurized (matters for the capped DFT databases).
@@ -270,6 +309,8 @@ def prepare_pair(name: str, config: HarnessConfig) -> PreparedPair:
         m_grid=m_grid,
         target_scale=float(np.std(yt, ddof=1)),
         scratch_label=f"scratch_{tid}",
+        m_levels=m_levels,
+        m_n_grid=[int(v) for v in m_n_grid],
     )
 
 
@@ -288,6 +329,12 @@ def make_jobs(prep: PreparedPair, strategies: Sequence[str], seeds: int) -> list
                 Job(prep.name, strat, "transfer", n, s, prep.name)
                 for s in range(seeds)
                 for n in prep.n_grid
+            ]
+            jobs += [
+                Job(prep.name, strat, "transfer", n, s, prep.name, m=m)
+                for m in prep.m_levels
+                for s in range(seeds)
+                for n in prep.m_n_grid
             ]
     return jobs
 
@@ -310,6 +357,13 @@ def run_job(job: Job, arrays: dict[str, Any]) -> list[dict[str, Any]]:
     else:
         idx = arrays["source_order"][: job.n]
         Xs_n, ys_n = arrays["Xs"][idx], arrays["ys"][idx]
+        if job.m:
+            if job.m > len(train):
+                raise BayesScalingError(
+                    f"Job {job}: m={job.m} is larger than the target training split "
+                    f"({len(train)} rows)."
+                )
+            train = arrays["scratch_order"][: job.m]  # nested, shared with the scratch curve
     y_mean, y_std = float(np.mean(yt[train])), float(np.std(yt[train]) or 1.0)
     ytr = (yt[train] - y_mean) / y_std
     fit_rows = np.vstack([Xs_n, Xt[train]]) if len(Xs_n) else Xt[train]
@@ -324,6 +378,8 @@ def run_job(job: Job, arrays: dict[str, Any]) -> list[dict[str, Any]]:
     else:
         ysn = ys_n
     rs = stable_seed("model", job.pair, job.strategy, job.n, job.seed)
+    if job.m:
+        rs = stable_seed("model", job.pair, job.strategy, job.n, job.seed, "m", job.m)
     with threadpool_limits(limits=1):
         pred = strategy.fit_predict(tf(Xs_n), ysn, tf(Xt[train]), ytr, tf(Xt[test]), rs)
     pred = pred * y_std + y_mean
@@ -340,6 +396,7 @@ def run_job(job: Job, arrays: dict[str, Any]) -> list[dict[str, Any]]:
         "strategy": job.strategy,
         "n": job.n,
         "seed": job.seed,
+        "m": job.m if job.m else None,
         "target_scale": scale,
         "n_train": int(len(train)),
         "n_test": int(len(test)),
@@ -445,8 +502,8 @@ def run_harness(
     labels = {job.label for job, _ in jobs}
     done = store.done(labels)
     todo = [(j, p) for j, p in jobs if j.key not in done]
-    # Most expensive first (large n) so the parallel tail is short.
-    todo.sort(key=lambda jp: -jp[0].n)
+    # Most expensive first (large n, then large m) so the parallel tail is short.
+    todo.sort(key=lambda jp: (-jp[0].n, -(jp[0].m or 10**9)))
 
     bar = _progress(len(todo), quiet, "harness")
     if todo:

@@ -19,14 +19,23 @@ import pandas as pd
 from bayes_scaling.curves import atomic_write_bytes
 from bayes_scaling.exceptions import CurveSchemaError
 
-#: Columns that identify one harness job (one fitted model).
-JOB_KEY: tuple[str, ...] = ("pair", "strategy", "kind", "n", "seed")
+#: Columns that identify one harness job (one fitted model). ``m`` missing (shards written
+#: before the (n, m) surface existed, scratch rows, full-split transfer rows) counts as 0.
+JOB_KEY: tuple[str, ...] = ("pair", "strategy", "kind", "n", "seed", "m")
+
+
+def _m_key(value: object) -> int:
+    return 0 if value is None or pd.isna(value) else int(value)  # type: ignore[arg-type]
 
 
 def job_key(row: Mapping[str, object]) -> tuple:
-    """Return the job key of a result row."""
+    """Return the job key of a result row (``m`` missing or NaN counts as 0: full split)."""
     return tuple(
-        int(row[c]) if c in ("n", "seed") else str(row[c])  # type: ignore[arg-type]
+        _m_key(row.get("m"))
+        if c == "m"
+        else int(row[c])  # type: ignore[arg-type]
+        if c in ("n", "seed")
+        else str(row[c])
         for c in JOB_KEY
     )
 
@@ -73,7 +82,8 @@ class ShardStore:
         for label in labels:
             df = self.read(label)
             if len(df):
-                keys.update(job_key(r) for r in df[list(JOB_KEY)].to_dict("records"))
+                cols = [c for c in JOB_KEY if c in df.columns]
+                keys.update(job_key(r) for r in df[cols].to_dict("records"))
         return keys
 
     def append(self, label: str, rows: list[dict]) -> None:
