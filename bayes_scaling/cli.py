@@ -7,8 +7,11 @@ Sub-commands
 ``fit``       fit the hierarchical scaling-law model to a curve table (netCDF output)
 ``plan``      sample size to reach a target error, from a fitted model
 ``compare``   compare databases (or strategies, properties) of a fitted model
-``report``    self-contained HTML/Markdown report of a fitted model
+``report``    self-contained HTML/Markdown report of a fitted model (``--surface`` adds the
+              simulations-vs-experiments section)
 ``demo``      the main job on the bundled curves: fit → plan → compare → report
+``surface``   the (n, m) error surface: ``surface fit``, ``surface compare``,
+              ``surface tasks``, ``surface plan`` (exchange rate, m_eq, cheapest plan)
 """
 
 from __future__ import annotations
@@ -28,6 +31,12 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+surface_app = typer.Typer(
+    help="The (n, m) error surface: simulations versus experiments.", no_args_is_help=True
+)
+app.add_typer(surface_app, name="surface")
 
 
 def _fail(exc: Exception) -> None:
@@ -59,6 +68,17 @@ def curves(
     seeds: Annotated[int, typer.Option(help="Repeated splits per grid point.")] = 5,
     n_points: Annotated[int, typer.Option(help="Points of the source-size grid.")] = 10,
     m_points: Annotated[int, typer.Option(help="Points of the scratch-size grid.")] = 8,
+    m_fraction: Annotated[
+        list[float] | None,
+        typer.Option(
+            "--m-fraction",
+            help="Experimental training size of an extra (n, m)-surface transfer curve, as a "
+            "fraction of the training split (repeatable; default 0.25 and 0.5; 1 = none).",
+        ),
+    ] = None,
+    m_n_points: Annotated[
+        int, typer.Option(help="Points of the n grid used by the surface curves.")
+    ] = 5,
     source_cap: Annotated[int | None, typer.Option(help="Cap on source size (all pairs).")] = None,
     target_max: Annotated[
         int | None, typer.Option(help="Subsample the target (quick runs).")
@@ -83,6 +103,10 @@ def curves(
             seeds=seeds,
             n_points=n_points,
             m_points=m_points,
+            m_fractions=(
+                (0.25, 0.5) if m_fraction is None else tuple(f for f in m_fraction if f != 1.0)
+            ),
+            m_n_points=m_n_points,
             source_cap=source_cap,
             target_max=target_max,
         )
@@ -233,20 +257,39 @@ def report(
         "report.html"
     ),
     prob: Annotated[float, typer.Option(help="Probability for the sample-size plans.")] = 0.9,
+    surface: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--surface",
+            help="Fitted surface (.nc from 'surface fit'; repeatable: several forms are "
+            "compared with LOO) for the simulations-vs-experiments section.",
+        ),
+    ] = None,
+    cost_simulation: Annotated[float, typer.Option(help="Cost of one simulation.")] = 1.0,
+    cost_experiment: Annotated[float, typer.Option(help="Cost of one experiment.")] = 100.0,
 ) -> None:
     """Self-contained HTML (or Markdown) report: curves, plans, comparison, diagnostics."""
-    from bayes_scaling.pipeline import plan_all, provenance
+    from bayes_scaling.pipeline import plan_all, plan_surface, provenance
     from bayes_scaling.reporting import build_report
 
     try:
         model = _load_model(fit_file)
         post = model.curve_posterior()  # type: ignore[attr-defined]
+        surf = None
+        if surface:
+            surf = plan_surface(
+                _load_surfaces(surface),
+                cost_simulation=cost_simulation,
+                cost_experiment=cost_experiment,
+            )
         rep = build_report(
             post,
             model.data_.table,  # type: ignore[attr-defined]  # the training curve table
-            decisions=plan_all(post, prob=prob),
+            decisions=plan_all(post, prob=prob) + (surf.decisions if surf else []),
             diagnostics=model.convergence.table,  # type: ignore[attr-defined]
             provenance={**provenance(str(fit_file)), "fit": str(fit_file)},
+            surface_grids=surf.grids if surf else (),
+            surface_notes=surf.notes if surf else (),
         )
         rep.write(output)
     except BayesScalingError as exc:
@@ -277,6 +320,117 @@ def demo(
     for dec in res.decisions:
         typer.echo(f"- {dec.sentence}")
     typer.echo(f"fit: {res.fit_path}\nreport: {res.report_path} ({time.perf_counter() - t0:.0f} s)")
+
+
+# ---------------------------------------------------------------------------- surface
+def _load_surfaces(paths: list[Path]) -> dict[str, object]:
+    from bayes_scaling.models.surface import SurfaceModel
+
+    models = {}
+    for path in paths:
+        sm = SurfaceModel.load(path)
+        if sm.form in models:
+            raise BayesScalingError(f"Two surfaces of form {sm.form!r} given ({path}).")
+        models[sm.form] = sm
+    return models
+
+
+@surface_app.command("fit")
+def surface_fit(
+    curves: Annotated[Path, typer.Argument(help="Curve table with surface curves (m column).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="netCDF file to write.")] = Path(
+        "surface.nc"
+    ),
+    form: Annotated[str, typer.Option(help="additive | effective_data")] = "additive",
+    metric: Annotated[str, typer.Option(help="Metric rows to model (mae, rmse, ...).")] = "mae",
+    sampler: Annotated[str, typer.Option(help="nutpie | pymc | numpyro")] = "nutpie",
+    draws: Annotated[int, typer.Option(help="Posterior draws per chain.")] = 500,
+    tune: Annotated[int, typer.Option(help="Tuning steps per chain.")] = 1000,
+    chains: Annotated[int, typer.Option(help="Chains.")] = 4,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 20250146,
+) -> None:
+    """Fit the joint (n, m) surface model to the surface curves of a table; save as netCDF."""
+    from bayes_scaling.curves import read_curves
+    from bayes_scaling.exceptions import CurveSchemaError
+    from bayes_scaling.models.surface import SurfaceModel
+    from bayes_scaling.pipeline import surface_table
+
+    try:
+        table = surface_table(read_curves(curves), metric=metric, strategies=None)
+        if table is None:
+            raise CurveSchemaError(
+                f"{curves} has no surface curves (no transfer rows with an 'm'); generate "
+                "them with 'bayes-scaling curves --m-fraction 0.25 --m-fraction 0.5 ...'."
+            )
+        sm = SurfaceModel(
+            form=form, sampler=sampler, draws=draws, tune=tune, chains=chains, random_seed=seed
+        ).fit(table)
+        sm.save(output)
+    except BayesScalingError as exc:
+        _fail(exc)
+    typer.echo(sm.convergence)
+    typer.echo(f"wrote {output}")
+
+
+@surface_app.command("tasks")
+def surface_tasks(surface: Annotated[Path, typer.Argument(help="Fitted surface (.nc).")]) -> None:
+    """List the task ids of a fitted surface, with their largest observed (n, m)."""
+    try:
+        sp = _load_surfaces([surface])
+        post = next(iter(sp.values())).surface_posterior()  # type: ignore[attr-defined]
+    except BayesScalingError as exc:
+        _fail(exc)
+    for task in post.tasks:
+        n, m = post.current(task)
+        typer.echo(f"{task}\tn={n:g}\tm={m:g}")
+
+
+@surface_app.command("compare")
+def surface_compare(
+    surfaces: Annotated[list[Path], typer.Argument(help="Fitted surfaces (.nc), >= 2 forms.")],
+) -> None:
+    """Which surface form the data prefer (PSIS-LOO ELPD difference and its SE)."""
+    from bayes_scaling.tradeoffs import surface_form_evidence
+
+    try:
+        typer.echo(surface_form_evidence(_load_surfaces(surfaces)))  # type: ignore[arg-type]
+    except BayesScalingError as exc:
+        _fail(exc)
+
+
+@surface_app.command("plan")
+def surface_plan(
+    surface: Annotated[Path, typer.Argument(help="Fitted surface (.nc).")],
+    task: Annotated[str, typer.Option(help="Task id (see 'bayes-scaling surface tasks').")],
+    target: Annotated[float, typer.Option(help="Target error.")],
+    cost_simulation: Annotated[float, typer.Option(help="Cost of one more simulation.")],
+    cost_experiment: Annotated[float, typer.Option(help="Cost of one more experiment.")],
+    prob: Annotated[float, typer.Option(help="Probability of reaching the target.")] = 0.8,
+    scale: Annotated[str, typer.Option(help="original | normalised")] = "original",
+    n: Annotated[float | None, typer.Option(help="Current simulations (default: max).")] = None,
+    m: Annotated[float | None, typer.Option(help="Current experiments (default: max).")] = None,
+    max_experiments: Annotated[
+        float, typer.Option(help="Most extra experiments that can be made.")
+    ] = 1e6,
+) -> None:
+    """Cheapest (Δn, Δm) to a target error, the exchange rate and what the sims are worth."""
+    from bayes_scaling.tradeoffs import cheapest_plan, exchange_rate, scratch_equivalent
+
+    try:
+        sp = next(iter(_load_surfaces([surface]).values())).surface_posterior()  # type: ignore[attr-defined]
+        typer.echo(
+            cheapest_plan(
+                sp, task, target, cost_simulation=cost_simulation,
+                cost_experiment=cost_experiment, prob=prob, n=n, m=m, scale=scale,
+                max_experiments=max_experiments,
+            )
+        )  # fmt: skip
+        n0, _ = sp.current(task)
+        n_now = n0 if n is None else n
+        typer.echo(exchange_rate(sp, task, dn=(max(n_now, 1.0), 10 * max(n_now, 1.0)), n=n, m=m))
+        typer.echo(scratch_equivalent(sp, task, n=n, m=m))
+    except BayesScalingError as exc:
+        _fail(exc)
 
 
 def main() -> None:  # pragma: no cover - console entry point alias

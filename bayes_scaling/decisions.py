@@ -26,7 +26,7 @@ import pandas as pd
 from bayes_scaling.constants import CREDIBLE_INTERVAL
 from bayes_scaling.exceptions import BayesScalingError
 
-Section = Literal["planning", "comparison"]
+Section = Literal["planning", "comparison", "surface"]
 
 
 # ---------------------------------------------------------------------- the base object

@@ -27,12 +27,38 @@ def select_curves(
     *,
     metric: str = "mae",
     strategies: tuple[str, ...] | None = ("finetune", "scratch"),
+    full_split: bool = True,
 ) -> pd.DataFrame:
-    """Keep one metric (and the given strategies) of a harness table, validated."""
+    """Keep one metric (and the given strategies) of a harness table, validated.
+
+    With ``full_split`` (default) the (n, m)-surface curves (rows with an ``m``: transfer at
+    a fraction of the experimental training split) are dropped, leaving the learning curves
+    in n at the full split that :class:`~bayes_scaling.models.ScalingLawModel` models; the
+    surface rows are for :class:`~bayes_scaling.models.surface.SurfaceModel`
+    (:func:`surface_table`).
+    """
     out = table[table["metric"] == metric]
     if strategies is not None and "strategy" in out:
         out = out[out["strategy"].isin(strategies)]
+    if full_split and "m" in out:
+        out = out[out["m"].isna()]
     return validate_curves(out)
+
+
+def surface_table(
+    table: pd.DataFrame,
+    *,
+    metric: str = "mae",
+    strategies: tuple[str, ...] | None = ("finetune", "scratch"),
+) -> pd.DataFrame | None:
+    """Return the rows of an (n, m) surface (all m levels + scratch) of one metric, or None.
+
+    None when no transfer curve was measured at a reduced experimental size (no ``m``).
+    """
+    if "m" not in table or not table["m"].notna().any():
+        return None
+    out = select_curves(table, metric=metric, strategies=strategies, full_split=False)
+    return out if out["m"].notna().any() else None
 
 
 #: Sampler settings of fast mode (``BAYES_SCALING_FAST=1``): notebooks and CI smoke runs.
@@ -123,6 +149,7 @@ class PipelineResult:
     decisions: list[Any] = field(default_factory=list)
     report_path: Path | None = None
     fit_path: Path | None = None
+    surface: Any = None
 
 
 def plan_all(posterior: Any, *, prob: float = 0.9) -> list[Any]:
@@ -156,6 +183,98 @@ def plan_all(posterior: Any, *, prob: float = 0.9) -> list[Any]:
     return decisions
 
 
+#: Illustrative costs used by the main job's cheapest plans: one experiment costs as much as
+#: 100 simulations (replace with your own: ``bayes-scaling surface plan --cost-...``).
+DEFAULT_COSTS: dict[str, float] = {"simulation": 1.0, "experiment": 100.0}
+#: Probability of reaching the target in the main job's cheapest plans.
+SURFACE_PLAN_PROBABILITY = 0.8
+
+
+def fit_surfaces(
+    table: pd.DataFrame, *, forms: tuple[str, ...] | None = None, **settings: Any
+) -> dict[str, Any]:
+    """Fit :class:`~bayes_scaling.models.surface.SurfaceModel` in every form to one table."""
+    from bayes_scaling.models.surface import SurfaceModel
+    from bayes_scaling.models.surface_forms import FORMS
+
+    settings.setdefault("random_seed", DEFAULT_SEED)
+    return {f: SurfaceModel(form=f, **settings).fit(table) for f in (forms or FORMS)}
+
+
+@dataclass
+class SurfaceResult:
+    """What the surface part of the main job produced."""
+
+    models: dict[str, Any]
+    chosen: str
+    decisions: list[Any]
+    grids: list[Any]
+    notes: list[str]
+
+
+def plan_surface(
+    models: dict[str, Any],
+    *,
+    prob: float = SURFACE_PLAN_PROBABILITY,
+    cost_simulation: float = DEFAULT_COSTS["simulation"],
+    cost_experiment: float = DEFAULT_COSTS["experiment"],
+) -> SurfaceResult:
+    """Default simulations-vs-experiments answers from fitted surfaces.
+
+    Chooses the form with the best LOO among the converged fits (with one fit: that one;
+    with none converged: the best by LOO, flagged loudly in the notes), then, for every
+    task at its largest observed (n, m): the exchange rate of 1× and 10× the current n more
+    simulations, what the simulations are worth in experiments, and the cheapest plan to an
+    error 10 % below today's with ``prob`` under the given costs. Adds the form comparison
+    when there are several forms, and one error-surface grid per task.
+    """
+    from bayes_scaling.tradeoffs import (
+        cheapest_plan,
+        exchange_rate,
+        scratch_equivalent,
+        surface_form_evidence,
+        surface_grid,
+    )
+
+    decisions: list[Any] = []
+    notes: list[str] = []
+    ranking = list(models)
+    if len(models) > 1:
+        evidence = surface_form_evidence(models)
+        decisions.append(evidence)
+        ranking = list(evidence.table["form"])
+    converged = [f for f in ranking if models[f].convergence.ok]
+    chosen = converged[0] if converged else ranking[0]
+    for form in ranking:
+        verdict = "converged" if models[form].convergence.ok else "DID NOT CONVERGE"
+        notes.append(f"Surface fit ({form} form): {verdict}. {models[form].convergence.message}")
+    if not converged:
+        notes.append("No surface fit converged: treat every answer below as provisional.")
+    notes.append(
+        f"Answers below use the {chosen} form; cheapest plans assume a simulation costs "
+        f"{cost_simulation:g} and an experiment {cost_experiment:g} (illustrative units)."
+    )
+    sp = models[chosen].surface_posterior()
+    grids = []
+    for task in sp.tasks:
+        n, m = sp.current(task)
+        decisions.append(exchange_rate(sp, task, dn=(n, 10 * n), n=n, m=m))
+        decisions.append(scratch_equivalent(sp, task, n=n, m=m))
+        now = float(np.median(sp.error(task, n, m, scale="original")))
+        decisions.append(
+            cheapest_plan(
+                sp,
+                task,
+                0.9 * now,
+                cost_simulation=cost_simulation,
+                cost_experiment=cost_experiment,
+                prob=prob,
+            )
+        )
+        grids.append(surface_grid(sp, task, points=30))
+    return SurfaceResult(models, chosen, decisions, grids, notes)
+
+
 def run_pipeline(
     curves: str | Path | pd.DataFrame = BUNDLED_CURVES,
     *,
@@ -168,6 +287,7 @@ def run_pipeline(
     sampler: str = "nutpie",
     random_seed: int = DEFAULT_SEED,
     prob: float = 0.9,
+    surface: bool = True,
 ) -> PipelineResult:
     """Fit the bundled (or given) curves, plan, compare and write an HTML + Markdown report.
 
@@ -183,13 +303,17 @@ def run_pipeline(
         Passed to :class:`bayes_scaling.models.ScalingLawModel`.
     prob : float
         Probability for "n needed so that P(error <= target) >= prob".
+    surface : bool
+        When the table holds (n, m)-surface curves, also fit the joint surface model in
+        both forms (saved as ``surface_<form>.nc``), compare them with LOO and add the
+        simulations-vs-experiments section (:func:`plan_surface`) to the report.
 
     """
     from bayes_scaling.models import ScalingLawModel
     from bayes_scaling.reporting import build_report
 
-    table = curves if isinstance(curves, pd.DataFrame) else read_curves(curves)
-    table = select_curves(table, metric=metric)
+    full = curves if isinstance(curves, pd.DataFrame) else read_curves(curves)
+    table = select_curves(full, metric=metric)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     model = ScalingLawModel(
@@ -204,18 +328,30 @@ def run_pipeline(
     model.save(fit_path)
     posterior = model.curve_posterior()
     decisions = plan_all(posterior, prob=prob)
+    surf_table = surface_table(full, metric=metric) if surface else None
+    surf: SurfaceResult | None = None
+    if surf_table is not None:
+        fitted = fit_surfaces(
+            surf_table, sampler=sampler, chains=chains, random_seed=random_seed,
+            draws=draws, tune=tune,
+        )  # fmt: skip
+        for form, sm in fitted.items():
+            sm.save(out / f"surface_{form}.nc")
+        surf = plan_surface(fitted)
     report = build_report(
         posterior,
         table,
-        decisions=decisions,
+        decisions=decisions + (surf.decisions if surf else []),
         diagnostics=model.convergence.table,
         provenance=provenance(curves),
         title="Sim2Real scaling laws: how much simulation data to produce",
+        surface_grids=surf.grids if surf else (),
+        surface_notes=surf.notes if surf else (),
     )
     report_path = out / "report.html"
     report.write(report_path)
     report.write(out / "report.md")
-    return PipelineResult(model, decisions, report_path, fit_path)
+    return PipelineResult(model, decisions, report_path, fit_path, surf)
 
 
 def provenance(curves: Any) -> dict[str, str]:

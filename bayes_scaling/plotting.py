@@ -31,6 +31,7 @@ from bayes_scaling.decisions import format_number, percent, summarise
 from bayes_scaling.exceptions import BayesScalingError
 from bayes_scaling.models.posterior import PARAMS, CurvePosterior, Scale
 from bayes_scaling.planning import SampleSizeDecision, error_draws
+from bayes_scaling.tradeoffs import SurfaceGrid
 
 #: Matplotlib settings used by every plot (large enough to read on a slide).
 SLIDE_STYLE: Final[dict[str, Any]] = {
@@ -629,4 +630,90 @@ def plot_comparison(
         ax.spines[:].set_visible(False)
         if colorbar:
             fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    return fig, ax
+
+
+# ====================================================================== (n, m) surface
+def plot_error_surface(
+    grid: SurfaceGrid,
+    *,
+    levels: int | Sequence[float] = 8,
+    targets: Sequence[float] = (),
+    ax: Axes | None = None,
+) -> tuple[Figure, Axes]:
+    """Contour plot of the posterior-median error(n, m) with iso-error lines.
+
+    Filled contours show the posterior median on log-log axes (simulations n across,
+    experiments m up); labelled lines are iso-error contours (every combination on a line
+    gives the same median error, so their slope is the exchange rate); ``targets`` are
+    drawn as thick dashed iso-error lines with the ``CREDIBLE_INTERVAL`` band's edges
+    (upper bound reaching the target = reached with high probability) dotted. White dots
+    mark the (n, m) points the surface was fitted to.
+
+    Parameters
+    ----------
+    grid : SurfaceGrid
+        Output of :func:`bayes_scaling.tradeoffs.surface_grid`.
+    levels : int or sequence of float
+        Number of filled contour levels or their values.
+    targets : sequence of float
+        Target errors to highlight (same scale as the grid).
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on.
+
+    Returns
+    -------
+    (Figure, Axes)
+
+    """
+    if not isinstance(grid, SurfaceGrid):
+        raise BayesScalingError(
+            f"plot_error_surface needs a SurfaceGrid (tradeoffs.surface_grid), got "
+            f"{type(grid).__name__}."
+        )
+    with plot_style():
+        fig, ax = _axes(ax, figsize=(7.0, 5.2))
+        nn, mm = np.meshgrid(grid.n, grid.m)
+        filled = ax.contourf(nn, mm, grid.median, levels=levels, cmap="viridis_r")
+        lines = ax.contour(nn, mm, grid.median, levels=filled.levels, colors="white",
+                           linewidths=0.8, alpha=0.8)  # fmt: skip
+        ax.clabel(lines, fmt=lambda v: format_number(v, sig=2), fontsize=9)
+        unit = f" ({literal(grid.unit)})" if grid.unit else ""
+        fig.colorbar(filled, ax=ax, label=f"posterior median error{unit}")
+        handles = []
+        for j, t in enumerate(targets):
+            color = _color(j + 1)
+            ax.contour(nn, mm, grid.median, levels=[t], colors=[color], linewidths=2.5,
+                       linestyles="--")  # fmt: skip
+            ax.contour(nn, mm, grid.upper, levels=[t], colors=[color], linewidths=1.5,
+                       linestyles=":")  # fmt: skip
+            handles.append(
+                Line2D(
+                    [],
+                    [],
+                    color=color,
+                    linestyle="--",
+                    label=f"error = {format_number(t, sig=3)}{unit} (median; dotted: "
+                    f"{percent(grid.interval)} upper bound)",
+                )  # fmt: skip
+            )
+        obs = grid.observed
+        ax.scatter(obs["n"], obs["m"], s=18, color="white", edgecolor="black", zorder=3)
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker="o",
+                linestyle="",
+                markerfacecolor="white",
+                markeredgecolor="black",
+                label="fitted (n, m)",
+            )  # fmt: skip
+        )
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("simulations n (source size)")
+        ax.set_ylabel("experiments m (target training size)")
+        ax.set_title(literal(f"Error surface: {grid.task}"))
+        ax.legend(handles=handles, loc="lower left", fontsize=9)
     return fig, ax

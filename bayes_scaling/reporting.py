@@ -51,11 +51,13 @@ from bayes_scaling.plotting import (
     compute_forest,
     compute_observed_points,
     plot_comparison,
+    plot_error_surface,
     plot_forest,
     plot_learning_curves,
     plot_n_required,
     plot_style,
 )
+from bayes_scaling.tradeoffs import SurfaceGrid
 
 #: Stable section ids, in report order.
 SECTION_IDS: Final[tuple[str, ...]] = (
@@ -63,6 +65,7 @@ SECTION_IDS: Final[tuple[str, ...]] = (
     "curves",
     "planning",
     "comparison",
+    "surface",
     "diagnostics",
     "provenance",
 )
@@ -235,6 +238,8 @@ def build_report(
     provenance: Mapping[str, Any] | None = None,
     title: str = "bayes_scaling report",
     figures: bool = True,
+    surface_grids: Sequence[SurfaceGrid] = (),
+    surface_notes: Sequence[str] = (),
 ) -> Report:
     """Assemble a report of a posterior, its decisions, diagnostics and provenance.
 
@@ -257,6 +262,12 @@ def build_report(
         Report title.
     figures : bool, default True
         Render figures (False: tables and sentences only).
+    surface_grids : sequence of SurfaceGrid, optional
+        Posterior error surfaces (:func:`bayes_scaling.tradeoffs.surface_grid`), drawn as
+        contour plots in the "Simulations versus experiments" section, whose sentences are
+        the ``section == "surface"`` decisions (:mod:`bayes_scaling.tradeoffs`).
+    surface_notes : sequence of str, optional
+        Paragraphs opening that section (e.g. the surface fit's convergence verdict).
 
     Returns
     -------
@@ -286,6 +297,7 @@ def build_report(
         _curves_section(posterior, curves_table, figures=figures),
         _decision_section("planning", "Planning", decisions, figures=figures),
         _decision_section("comparison", "Comparison", decisions, figures=figures),
+        _surface_section(decisions, surface_grids, surface_notes, figures=figures),
         _diagnostics_section(diagnostics, diag_verdict),
         _provenance_section(posterior, curves_table, provenance, created),
     )
@@ -425,6 +437,39 @@ def _decision_section(
     blocks = tuple(_decision_block(d, figures=figures) for d in chosen)
     paragraphs = () if blocks else (f"No {title.lower()} decisions were included.",)
     return ReportSection(section_id, title, paragraphs=paragraphs, blocks=blocks)
+
+
+def _surface_section(
+    decisions: Sequence[Decision],
+    grids: Sequence[SurfaceGrid],
+    notes: Sequence[str],
+    *,
+    figures: bool,
+) -> ReportSection:
+    chosen = [d for d in decisions if d.section == "surface"]
+    blocks = [_decision_block(d, figures=figures) for d in chosen]
+    for grid in grids:
+        figs: tuple[ReportFigure, ...] = ()
+        if figures:
+            fig, _ = plot_error_surface(grid)
+            figs = (
+                ReportFigure(
+                    f"Posterior-median error over simulations n and experiments m, "
+                    f"{grid.task}; white lines: iso-error contours (their slope is the "
+                    "exchange rate); dots: the fitted (n, m).",
+                    figure_to_base64(fig),
+                ),
+            )
+        blocks.append(ReportBlock(f"Error surface: {grid.task}", "", figs, ()))
+    paragraphs = tuple(notes)
+    if not blocks:
+        paragraphs += (
+            "No (n, m) error surface was fitted (the curve table has no transfer curves at "
+            "several experimental sizes m; the harness writes them with --m-fraction).",
+        )
+    return ReportSection(
+        "surface", "Simulations versus experiments", paragraphs=paragraphs, blocks=tuple(blocks)
+    )
 
 
 def _decision_block(decision: Decision, *, figures: bool) -> ReportBlock:

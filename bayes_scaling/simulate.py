@@ -260,3 +260,112 @@ def draw_curve_params(
                 }
             )
     return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------- (n, m) surface
+#: Default true parameters of :func:`simulate_surface` (normalised errors), per target.
+SURFACE_TARGETS: dict[str, dict[str, float]] = {
+    "density": {"E": 2.0, "beta": 0.5, "S": 0.15, "target_scale": 0.1},
+    "chi": {"E": 1.2, "beta": 0.35, "S": 0.2, "target_scale": 0.5},
+}
+#: Default true task parameters per form: (property, database) -> parameters.
+SURFACE_TASKS: dict[str, dict[tuple[str, str], dict[str, float]]] = {
+    "additive": {
+        ("density", "md"): {"C": 0.05, "alpha": 0.35},
+        ("density", "dft"): {"C": 0.09, "alpha": 0.5},
+        ("chi", "cosmo"): {"C": 0.08, "alpha": 0.3},
+        ("chi", "md"): {"C": 0.14, "alpha": 0.45},
+    },
+    "effective_data": {
+        ("density", "md"): {"k": 2.0, "gamma": 0.45, "delta": 0.45},
+        ("density", "dft"): {"k": 0.8, "gamma": 0.4, "delta": 0.45},
+        ("chi", "cosmo"): {"k": 1.5, "gamma": 0.5, "delta": 0.45},
+        ("chi", "md"): {"k": 0.5, "gamma": 0.35, "delta": 0.45},
+    },
+}
+
+
+def surface_truth_error(
+    form: str, n: np.ndarray, m: np.ndarray, target: Mapping[str, float], task: Mapping[str, float]
+) -> np.ndarray:
+    """Return the true normalised error of :func:`simulate_surface` (closed form).
+
+    ``additive``: ``E m^-beta + C + (S - C)(1 + n)^-alpha``;
+    ``effective_data``: ``E (m + k n^gamma m^delta)^-beta + S``. ``n = 0``: scratch.
+    """
+    n = np.asarray(n, float)
+    m = np.asarray(m, float)
+    E, beta, S = target["E"], target["beta"], target["S"]
+    if form == "additive":
+        return E * m**-beta + task["C"] + (S - task["C"]) * (1 + n) ** -task["alpha"]
+    if form == "effective_data":
+        T = task["k"] * n ** task["gamma"] * m ** task["delta"]
+        return E * (m + T) ** -beta + S
+    raise BayesScalingError(f"Unknown surface form {form!r}.")
+
+
+def simulate_surface(
+    form: str = "additive",
+    *,
+    targets: Mapping[str, Mapping[str, float]] | None = None,
+    tasks: Mapping[tuple[str, str], Mapping[str, float]] | None = None,
+    n_grid: Sequence[int] = (16, 64, 256, 1024, 4096, 16384),
+    m_levels: Sequence[int] = (40, 100, 250),
+    scratch_grid: Sequence[int] = (16, 32, 64, 128, 250, 500, 1000),
+    seeds: int = 3,
+    sigma: float = 0.03,
+    metric: str = "nmae",
+    rng: np.random.Generator | int | None = 0,
+) -> pd.DataFrame:
+    """Simulate an (n, m) surface table: transfer curves at several m plus scratch curves.
+
+    ``log(error / target_scale) = log(surface_truth_error(...)) + Normal(0, sigma)`` for
+    every (task, n, m, seed) and every (property, scratch m, seed). The largest m level is
+    written as the full split (``m`` missing, ``n_train`` = that m), the others with ``m``,
+    as the harness does.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A validated curve table with ``m`` and ``n_train`` columns.
+
+    """
+    targets = SURFACE_TARGETS if targets is None else targets
+    tasks = SURFACE_TASKS[form] if tasks is None else tasks
+    gen = _rng(rng)
+    full = max(m_levels)
+    rows = []
+
+    def add(prop: str, db: str, kind: str, n: int, m: int, err: float, seed: int) -> None:
+        scale = float(targets[prop].get("target_scale", 1.0))
+        rows.append(
+            {
+                "property": prop,
+                "database": db,
+                "kind": kind,
+                "n": int(n),
+                "seed": seed,
+                "error": err * (1.0 if metric.startswith("n") else scale),
+                "metric": metric,
+                "target_scale": scale,
+                "m": None if (kind == "scratch" or m == full) else int(m),
+                "n_train": int(m),
+            }
+        )
+
+    for (prop, db), par in tasks.items():
+        for m in m_levels:
+            mu = surface_truth_error(form, np.asarray(n_grid), np.full(len(n_grid), m),
+                                     targets[prop], par)  # fmt: skip
+            for seed in range(seeds):
+                eps = gen.normal(0.0, sigma, len(n_grid))
+                for n, e in zip(n_grid, mu * np.exp(eps), strict=True):
+                    add(prop, db, "transfer", n, m, float(e), seed)
+    for prop, tpar in targets.items():
+        m_arr = np.asarray(scratch_grid, float)
+        mu = tpar["E"] * m_arr ** -tpar["beta"] + tpar["S"]  # n = 0 of both forms
+        for seed in range(seeds):
+            eps = gen.normal(0.0, sigma, len(m_arr))
+            for m, e in zip(scratch_grid, mu * np.exp(eps), strict=True):
+                add(prop, "none", "scratch", m, m, float(e), seed)
+    return validate_curves(pd.DataFrame(rows))

@@ -1,0 +1,119 @@
+"""The surface from the command line and in the main job, on a small simulated surface."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from bayes_scaling.cli import app
+from bayes_scaling.simulate import simulate_surface
+
+pytestmark = pytest.mark.slow
+runner = CliRunner()
+FAST = ["--draws", "250", "--tune", "400", "--chains", "2", "--seed", "4"]
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("surface_cli")
+    curves = tmp / "curves.csv"
+    simulate_surface("effective_data", rng=2, metric="mae").to_csv(curves, index=False)
+    files = {}
+    for form in ("additive", "effective_data"):
+        out = tmp / f"{form}.nc"
+        res = runner.invoke(
+            app, ["surface", "fit", str(curves), "--form", form, "-o", str(out), *FAST]
+        )
+        assert res.exit_code == 0, res.output
+        assert "wrote" in res.output and out.exists()
+        files[form] = out
+    return tmp, curves, files
+
+
+def test_tasks_and_compare(fitted):
+    _, _, files = fitted
+    res = runner.invoke(app, ["surface", "tasks", str(files["additive"])])
+    assert res.exit_code == 0, res.output
+    assert "density|md\tn=16384\tm=250" in res.output
+    res = runner.invoke(app, ["surface", "compare", str(files["additive"]),
+                              str(files["effective_data"])])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "prefer the effective_data form" in res.output
+
+
+def test_plan(fitted):
+    _, _, files = fitted
+    res = runner.invoke(
+        app,
+        ["surface", "plan", str(files["effective_data"]), "--task", "chi|cosmo",
+         "--target", "0.12", "--cost-simulation", "1", "--cost-experiment", "200"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    for words in ("cheapest plan", "simulations per experiment", "worth"):
+        assert words in res.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--task", "nope", "--target", "0.1"], "Unknown task 'nope'"),
+        (["--task", "chi|cosmo", "--target", "-1"], "target must be"),
+    ],
+)
+def test_plan_bad_inputs(fitted, args, message):
+    _, _, files = fitted
+    res = runner.invoke(
+        app,
+        ["surface", "plan", str(files["additive"]), *args, "--cost-simulation", "1",
+         "--cost-experiment", "1"],
+    )  # fmt: skip
+    assert res.exit_code == 2 and message in res.output
+
+
+def test_fit_needs_surface_curves(tmp_path):
+    table = simulate_surface("additive", rng=0, metric="mae")
+    flat = tmp_path / "flat.csv"
+    table[table["m"].isna()].to_csv(flat, index=False)
+    res = runner.invoke(app, ["surface", "fit", str(flat), "-o", str(tmp_path / "x.nc"), *FAST])
+    assert res.exit_code == 2 and "no surface curves" in res.output
+    bad = tmp_path / "bad.csv"
+    table.drop(columns="n_train").to_csv(bad, index=False)
+    res = runner.invoke(app, ["surface", "fit", str(bad), "-o", str(tmp_path / "x.nc"), *FAST])
+    assert res.exit_code == 2 and "Missing m" in res.output
+
+
+def test_report_with_surface_section(fitted):
+    tmp, curves, files = fitted
+    fit_file = tmp / "fit.nc"
+    res = runner.invoke(app, ["fit", str(curves), "-o", str(fit_file), *FAST])
+    assert res.exit_code == 0, res.output
+    out = tmp / "report.md"
+    res = runner.invoke(
+        app,
+        ["report", str(fit_file), "-o", str(out), "--surface", str(files["additive"]),
+         "--surface", str(files["effective_data"])],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    md = out.read_text()
+    section = md.split('<a id="surface"></a>')[1].split('<a id="diagnostics"></a>')[0]
+    assert "Which surface form do the data prefer?" in section
+    assert "Error surface: density\\|md" in section and section.count("![") == 4
+    assert "Cheapest plan" in section and "exchange rate" in section
+
+
+def test_main_job_adds_the_surface(tmp_path):
+    from bayes_scaling.pipeline import run_pipeline
+
+    table = simulate_surface("additive", rng=1, metric="nmae")
+    res = run_pipeline(table, out=tmp_path, metric="nmae", draws=300, tune=400, chains=2,
+                       random_seed=5)  # fmt: skip
+    assert res.surface is not None and set(res.surface.models) == {"additive", "effective_data"}
+    assert (tmp_path / "surface_additive.nc").exists()
+    assert (tmp_path / "surface_effective_data.nc").exists()
+    kinds = {type(d).__name__ for d in res.surface.decisions}
+    assert {"SurfaceFormDecision", "ExchangeDecision", "SurfaceEquivalentDecision",
+            "CheapestPlanDecision"} <= kinds  # fmt: skip
+    # the n-law fit saw only the full-split curves
+    assert res.model.data_.table["m"].isna().all()
+    html = res.report_path.read_text()
+    assert 'id="surface"' in html and "Cheapest plan" in html
