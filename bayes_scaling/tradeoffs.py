@@ -406,11 +406,20 @@ class SurfaceFormDecision(Decision):
 
 
 def surface_form_evidence(models: Mapping[str, SurfaceModel]) -> SurfaceFormDecision:
-    """Compare fitted surfaces (same table) with PSIS-LOO; say which form wins and by how much."""
+    """Compare fitted surfaces (same table) with PSIS-LOO; say which form wins and by how much.
+
+    The table adds ``high_pareto_k``: observations whose Pareto k exceeds ArviZ's
+    ``good_k`` threshold (their LOO estimate is unreliable); the sentence says so when any.
+    """
     cmp = compare_surface_forms(models)
     cols = [c for c in ("rank", "elpd", "se", "elpd_diff", "dse", "weight") if c in cmp.columns]
-    table = cmp[cols].reset_index().rename(columns={"index": "form"})
+    table = cmp[cols].reset_index()
     table = table.rename(columns={table.columns[0]: "form"})
+    high = {}
+    for form, model in models.items():
+        loo = model.loo()
+        high[form] = int((np.asarray(loo.pareto_k) > float(loo.good_k)).sum())
+    table["high_pareto_k"] = table["form"].map(high)
     best, second = table.iloc[0], table.iloc[1]
     diff, dse = float(-second["elpd_diff"]), float(second["dse"])
     strength = "clearly" if diff > 2 * dse else "only weakly (within two standard errors)"
@@ -420,6 +429,13 @@ def surface_form_evidence(models: Mapping[str, SurfaceModel]) -> SurfaceFormDeci
         f"{format_number(diff, sig=2)} (standard error of the difference "
         f"{format_number(dse, sig=2)})."
     )
+    flagged = [f"{f} {k}" for f, k in high.items() if k]
+    if flagged:
+        n_obs = models[str(best["form"])].data_.n_obs
+        sentence += (
+            f" LOO is unreliable for a few of the {n_obs} observations (Pareto k above the "
+            f"threshold: {', '.join(flagged)})."
+        )
     return SurfaceFormDecision(table, sentence)
 
 

@@ -149,6 +149,10 @@ def test_kill_minus_nine_then_resume(tmp_path):
         "5",
         "--m-points",
         "4",
+        "--m-fraction",
+        "0.5",
+        "--m-n-points",
+        "3",
         "--target-max",
         "300",
         "--out",
@@ -172,14 +176,14 @@ def test_kill_minus_nine_then_resume(tmp_path):
     partial = pd.read_csv(shard)  # never torn: parses
     assert (
         len(partial) % 4 == 0
-        and not partial.duplicated(["pair", "strategy", "kind", "n", "seed", "metric"]).any()
+        and not partial.duplicated(["pair", "strategy", "kind", "n", "seed", "m", "metric"]).any()
     )
     assert not list((out / "shards").glob("*.tmp"))
     done_before = len(partial) // 4
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr
     final = validate_curves(pd.read_csv(out / "curves.csv"))
-    expected_jobs = 3 * 5 + 3 * 4
+    expected_jobs = 3 * 5 + 3 * 3 + 3 * 4  # full split + one surface level (3 n) + scratch
     assert len(final) == expected_jobs * 4
     full = pd.read_csv(shard)
     # rows recorded before the kill are kept unchanged

@@ -99,9 +99,9 @@ def test_store_append_done_and_collect(tmp_path):
     store.append("a", _rows("a", 32, 0))
     store.append("b", _rows("b", 16, 1))
     fresh = ShardStore(tmp_path)  # a new process reading from disk
-    assert fresh.done(["a"]) == {
-        ("a", "finetune", "transfer", 16, 0),
-        ("a", "finetune", "transfer", 32, 0),
+    assert fresh.done(["a"]) == {  # (pair, strategy, kind, n, seed, m); no m column: m = 0
+        ("a", "finetune", "transfer", 16, 0, 0),
+        ("a", "finetune", "transfer", 32, 0, 0),
     }
     assert len(fresh.collect()) == 6
     assert not list((tmp_path / "shards").glob("*.tmp"))
@@ -120,7 +120,7 @@ def test_store_survives_failed_write(tmp_path, monkeypatch):
         store.append("a", _rows("a", 32, 0))
     monkeypatch.undo()
     assert (tmp_path / "shards" / "a.csv").read_bytes() == before
-    assert ShardStore(tmp_path).done(["a"]) == {("a", "finetune", "transfer", 16, 0)}
+    assert ShardStore(tmp_path).done(["a"]) == {("a", "finetune", "transfer", 16, 0, 0)}
 
 
 def test_store_corrupt_shard(tmp_path):
