@@ -304,7 +304,11 @@ def demo(
     draws: Annotated[int, typer.Option(help="Posterior draws per chain.")] = 1000,
     chains: Annotated[int, typer.Option(help="Chains.")] = 4,
 ) -> None:
-    """Run the main job on the bundled real curves: fit → plan → compare → HTML report."""
+    """Run the main job on the bundled real curves: fit → plan → compare → HTML report.
+
+    When the curves hold (n, m)-surface rows (the bundled ones do), the surface model is
+    fitted in both forms too and the report gets its simulations-vs-experiments section.
+    """
     import time
 
     from bayes_scaling.pipeline import BUNDLED_CURVES, run_pipeline
@@ -319,6 +323,12 @@ def demo(
     typer.echo(res.model.convergence)
     for dec in res.decisions:
         typer.echo(f"- {dec.sentence}")
+    if res.surface is not None:
+        typer.echo("Simulations versus experiments (the (n, m) surface):")
+        for note in res.surface.notes:
+            typer.echo(note)
+        for dec in res.surface.decisions:
+            typer.echo(f"- {dec.sentence}")
     typer.echo(f"fit: {res.fit_path}\nreport: {res.report_path} ({time.perf_counter() - t0:.0f} s)")
 
 
