@@ -157,6 +157,12 @@ def test_load_rejects_bad_files(additive, tmp_path):
     with pytest.raises(ModelFileError, match="not a bayes_scaling surface file"):
         SurfaceModel.load(other)
     dt.attrs["bayes_scaling_model"] = "SurfaceModel"
+    dt.attrs["bayes_scaling_schema_version"] = 99
+    future = tmp_path / "future.nc"
+    dt.to_netcdf(future, engine="h5netcdf")
+    with pytest.raises(ModelFileError, match="surface schema version 99"):
+        SurfaceModel.load(future)
+    dt.attrs["bayes_scaling_schema_version"] = 1
     dt.attrs["data_hash"] = "0" * 16
     tampered = tmp_path / "tampered.nc"
     dt.to_netcdf(tampered, engine="h5netcdf")

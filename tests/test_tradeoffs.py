@@ -59,6 +59,17 @@ def test_from_physical_reproduces_the_closed_form_surface(form):
             assert back[k][0] == pytest.approx(v, rel=1e-10)
 
 
+@pytest.mark.parametrize("form", ["additive", "effective_data"])
+def test_floor_is_the_large_n_limit(form):
+    sp = known(form)
+    tg, tk = truth(form)
+    m = np.array([40.0, 250.0])
+    want = tg["E"] * m ** -tg["beta"] + tk["C"] if form == "additive" else np.full(2, tg["S"])
+    np.testing.assert_allclose(sp.floor(TASK, m)[0], want, rtol=1e-10)
+    far = sp.error(TASK, 1e30, m)[0]
+    np.testing.assert_allclose(far, want, rtol=1e-6)
+
+
 def test_exchange_rate_matches_closed_form_additive():
     sp = known("additive")
     tg, tk = truth("additive")

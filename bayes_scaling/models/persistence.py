@@ -78,21 +78,60 @@ def dataset_to_table(ds: xr.Dataset) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def save_model(model: ScalingLawModel, path: str | os.PathLike[str]) -> Path:
-    """Write a fitted model to ``path`` (netCDF4/HDF5 via h5netcdf), atomically."""
+def write_datatree(dt: xr.DataTree, path: str | os.PathLike[str]) -> Path:
+    """Write a DataTree (attributes included) to ``path`` as netCDF4/HDF5, atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    dt = model.idata.copy()
-    dt.attrs = dict(model.idata.attrs)
+    out = dt.copy()
+    out.attrs = dict(dt.attrs)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        dt.to_netcdf(tmp, engine="h5netcdf")
+        out.to_netcdf(tmp, engine="h5netcdf")
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def save_model(model: ScalingLawModel, path: str | os.PathLike[str]) -> Path:
+    """Write a fitted model to ``path`` (netCDF4/HDF5 via h5netcdf), atomically."""
+    return write_datatree(model.idata, path)
+
+
+def open_checked(
+    path: str | os.PathLike[str], *, kind: str, version: int, what: str = "model"
+) -> xr.DataTree:
+    """Open a saved fit and check its ``bayes_scaling_model`` kind and schema version.
+
+    Raises
+    ------
+    ModelFileError
+        Missing, unreadable, foreign (another kind) or other-version file.
+
+    """
+    path = Path(path)
+    dt = _open(path)
+    attrs = dt.attrs
+    if attrs.get("bayes_scaling_model") != kind:
+        raise ModelFileError(
+            f"{path} is not a bayes_scaling {what} file (root attribute "
+            f"'bayes_scaling_model' is {attrs.get('bayes_scaling_model')!r}, expected "
+            f"{kind!r})."
+        )
+    stored = attrs.get("bayes_scaling_schema_version")
+    try:
+        stored_int = int(stored)
+    except (TypeError, ValueError):
+        stored_int = None
+    if stored_int != version:
+        shown = stored.item() if isinstance(stored, np.generic) else stored
+        raise ModelFileError(
+            f"{path} has {what} schema version {shown!r}; this bayes_scaling reads version "
+            f"{version}. Refit the {what} or use the matching bayes_scaling version."
+        )
+    return dt
 
 
 def _open(path: Path) -> xr.DataTree:
@@ -117,25 +156,8 @@ def load_model(path: str | os.PathLike[str], cls: type[ScalingLawModel] | None =
     if cls is None:
         from bayes_scaling.models.hierarchical import ScalingLawModel as cls  # noqa: N813
     path = Path(path)
-    dt = _open(path)
+    dt = open_checked(path, kind=MODEL_KIND, version=SCHEMA_VERSION)
     attrs = dt.attrs
-    if attrs.get("bayes_scaling_model") != MODEL_KIND:
-        raise ModelFileError(
-            f"{path} is not a bayes_scaling model file (root attribute "
-            f"'bayes_scaling_model' is {attrs.get('bayes_scaling_model')!r}, expected "
-            f"{MODEL_KIND!r})."
-        )
-    version = attrs.get("bayes_scaling_schema_version")
-    try:
-        version_int = int(version)
-    except (TypeError, ValueError):
-        version_int = None
-    if version_int != SCHEMA_VERSION:
-        shown = version.item() if isinstance(version, np.generic) else version
-        raise ModelFileError(
-            f"{path} has model schema version {shown!r}; this bayes_scaling reads version "
-            f"{SCHEMA_VERSION}. Refit the model or use the matching bayes_scaling version."
-        )
     missing = [g for g in _REQUIRED_GROUPS if g not in dt.children]
     if missing:
         raise ModelFileError(f"{path} lacks group(s) {missing}; the file is incomplete.")

@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -70,6 +69,22 @@ _TASK_VARS = {"additive": ("gap_ratio", "alpha"), "effective_data": ("k", "gamma
 
 
 # --------------------------------------------------------------------------- graph
+def _population(priors: SurfacePriors, level: str, names: tuple[str, ...]) -> tuple[Any, Any]:
+    """Add the population mean ``mu_<level>`` and spread ``tau_<level>`` of the named parameters."""
+    import pymc as pm
+
+    mu = pm.Normal(
+        f"mu_{level}",
+        mu=np.array([priors.mu[k][0] for k in names]),
+        sigma=np.array([priors.mu[k][1] for k in names]),
+        dims=f"{level}_param",
+    )
+    tau = pm.HalfNormal(
+        f"tau_{level}", sigma=np.array([priors.tau[k] for k in names]), dims=f"{level}_param"
+    )
+    return mu, tau
+
+
 def build_surface_model(
     data: SurfaceData,
     form: str,
@@ -107,15 +122,7 @@ def build_surface_model(
     on = is_transfer.astype(float)
     m_ref = data.m_ref[data.obs_target]
     with pm.Model(coords=coords) as model:
-        mu_t = pm.Normal(
-            "mu_target",
-            mu=np.array([priors.mu[k][0] for k in tp]),
-            sigma=np.array([priors.mu[k][1] for k in tp]),
-            dims="target_param",
-        )
-        tau_t = pm.HalfNormal(
-            "tau_target", sigma=np.array([priors.tau[k] for k in tp]), dims="target_param"
-        )
+        mu_t, tau_t = _population(priors, "target", tp)
         # Partial centring (DEFAULT_CENTRED): a parameter pinned by its target's scratch curve
         # and all its transfer curves samples best centred, a weakly identified one (the
         # floor fraction: scratch curves rarely plateau) non-centred.
@@ -130,15 +137,7 @@ def build_surface_model(
         theta = pm.Deterministic(
             "theta_target", pt.stack(cols, axis=1), dims=("target", "target_param")
         )
-        mu_p = pm.Normal(
-            "mu_task",
-            mu=np.array([priors.mu[k][0] for k in kp]),
-            sigma=np.array([priors.mu[k][1] for k in kp]),
-            dims="task_param",
-        )
-        tau_p = pm.HalfNormal(
-            "tau_task", sigma=np.array([priors.tau[k] for k in kp]), dims="task_param"
-        )
+        mu_p, tau_p = _population(priors, "task", kp)
         z_p = pm.Normal("z_task", 0.0, 1.0, dims=("task", "task_param"))
         mu_s = pm.Normal("mu_log_sigma", *priors.mu["log_sigma"])
         tau_s = pm.HalfNormal("tau_log_sigma", priors.tau["log_sigma"])
@@ -734,44 +733,20 @@ class SurfaceModel:
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the fit as one netCDF file (atomic; never pickle)."""
+        from bayes_scaling.models.persistence import write_datatree
+
         self._check_fitted()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            dt = self.idata_.copy()
-            dt.attrs = dict(self.idata_.attrs)
-            dt.to_netcdf(tmp, engine="h5netcdf")
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return write_datatree(self.idata_, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> SurfaceModel:
         """Read a file written by :meth:`save`; :class:`ModelFileError` if it is not one."""
         from bayes_scaling.curves import curves_hash
-        from bayes_scaling.models.persistence import _open, dataset_to_table
+        from bayes_scaling.models.persistence import dataset_to_table, open_checked
 
         path = Path(path)
-        dt = _open(path)
+        dt = open_checked(path, kind=SURFACE_KIND, version=SURFACE_SCHEMA_VERSION, what="surface")
         attrs = dt.attrs
-        if attrs.get("bayes_scaling_model") != SURFACE_KIND:
-            raise ModelFileError(
-                f"{path} is not a bayes_scaling surface file (attribute 'bayes_scaling_model' is "
-                f"{attrs.get('bayes_scaling_model')!r}, expected {SURFACE_KIND!r})."
-            )
-        try:
-            version = int(attrs.get("bayes_scaling_schema_version"))
-        except (TypeError, ValueError):
-            version = None
-        if version != SURFACE_SCHEMA_VERSION:
-            raise ModelFileError(
-                f"{path} has surface schema version {attrs.get('bayes_scaling_schema_version')!r}; "
-                f"this bayes_scaling reads version {SURFACE_SCHEMA_VERSION}. Refit the surface."
-            )
         try:
             model = cls(**json.loads(attrs["config"]))
             check_form(model.form)

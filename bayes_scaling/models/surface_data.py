@@ -110,12 +110,6 @@ class SurfaceData:
         out["m_used"] = self.obs_m[keep]
         return out
 
-    def scratch_rows(self, target: str) -> pd.DataFrame:
-        """Return the scratch rows of ``target``."""
-        t = self.targets.index(target)
-        keep = (self.obs_task < 0) & (self.obs_target == t)
-        return self.table.loc[keep].copy()
-
 
 def task_ids(table: pd.DataFrame) -> pd.Series:
     """Return the task id of every row: ``property|database[|strategy]``."""
