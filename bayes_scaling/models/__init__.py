@@ -21,6 +21,9 @@ persistence
     netCDF save/load.
 comparison
     LOO comparison of laws, :func:`transfer_gap_evidence`.
+surface, surface_data, surface_forms
+    The joint (n, m) error-surface model :class:`SurfaceModel` (simulations vs
+    experiments), its table preparation and its two forms with :class:`SurfacePriors`.
 """
 
 from __future__ import annotations
@@ -49,6 +52,10 @@ _LAZY = {
     "TransferGapEvidence": "bayes_scaling.models.comparison",
     "save_model": "bayes_scaling.models.persistence",
     "load_model": "bayes_scaling.models.persistence",
+    "SurfaceModel": "bayes_scaling.models.surface",
+    "SurfacePosterior": "bayes_scaling.models.surface",
+    "compare_surface_forms": "bayes_scaling.models.surface",
+    "SurfacePriors": "bayes_scaling.models.surface_forms",
 }
 
 __all__ = ["CurvePosterior", *sorted(_LAZY)]
