@@ -74,6 +74,8 @@ def _err_words(sp: SurfacePosterior, task: str, value: float, scale: str) -> str
     if scale == "original":
         metric = metric.removeprefix("N")
         unit = sp.unit(task)
+        if unit.lower() in ("dimensionless", "-", "1", "none"):
+            unit = ""
     else:
         unit = "target standard deviations"
     article = "an" if metric[:1] in "AEFHILMNORSX" else "a"

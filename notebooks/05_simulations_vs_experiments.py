@@ -172,13 +172,14 @@ display(pd.DataFrame(rows).round(1))
 #
 # A target 10 % below today's χ MAE, reached with probability 0.8, under two price lists:
 # simulations cheap (1 per simulation, 500 per experiment) and simulations dear
-# (20 per simulation, 50 per experiment). The frontier shows, for every number of extra
+# (100 per simulation, 50 per experiment: e.g. expensive MD runs against a fast
+# measurement). The frontier shows, for every number of extra
 # simulations, the fewest experiments that still reach the target and the total cost.
 
 # %%
 plans = {
     "simulations cheap": cheapest_plan(sp, CHI, 0.9 * now, cost_simulation=1, cost_experiment=500),
-    "simulations dear": cheapest_plan(sp, CHI, 0.9 * now, cost_simulation=20, cost_experiment=50),
+    "simulations dear": cheapest_plan(sp, CHI, 0.9 * now, cost_simulation=100, cost_experiment=50),
 }
 fig, ax = plt.subplots(figsize=(7.5, 4.5), layout="constrained")
 for name, plan in plans.items():
@@ -205,9 +206,10 @@ plt.show()
 # * The exchange rate is not a constant: it depends on where you stand on the surface (the
 #   slope of the iso-error lines changes), and a batch of simulations is worth fewer
 #   experiments per simulation the larger it is (diminishing returns in n).
-# * The cheapest plan depends on the price ratio; with dear experiments it leans on
-#   simulations until their marginal value drops, which is the point of designing a
-#   database around the surface rather than around one learning curve.
+# * The cheapest plan depends on the price ratio against the exchange rate: when an
+#   experiment costs more than the simulations it is worth, the plan buys simulations (until
+#   their marginal value drops), otherwise experiments — the point of designing a database
+#   around the surface rather than around one learning curve.
 # * Limits: every transfer row of the surface was fine-tuned with a fixed MLP recipe; the
 #   smallest measured m is 25 % of the training split, so answers at much smaller m are
 #   extrapolations of the fitted form.
