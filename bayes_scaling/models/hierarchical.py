@@ -38,8 +38,9 @@ import xarray as xr
 from scipy import special, stats
 
 from bayes_scaling.constants import CREDIBLE_INTERVAL
-from bayes_scaling.exceptions import BayesScalingError, NotFittedError, UnknownNameError
+from bayes_scaling.exceptions import BayesScalingError, UnknownNameError
 from bayes_scaling.models._data import SS_FLOOR, CurveData, prepare
+from bayes_scaling.models._fitted import FittedState
 from bayes_scaling.models.baseline import _fit_prepared
 from bayes_scaling.models.diagnostics import ConvergenceReport
 from bayes_scaling.models.laws import PYTENSOR_OPS, ScalingLaw, get_law
@@ -52,7 +53,6 @@ Kind = Literal["mean", "observation"]
 _LOG_2PI = math.log(2.0 * math.pi)
 #: Default NUTS target acceptance rate (see :class:`ScalingLawModel`).
 DEFAULT_TARGET_ACCEPT: float = 0.99
-_NOT_FITTED = "This ScalingLawModel is not fitted yet: call fit() first."
 
 
 # ---------------------------------------------------------------------------- model graph
@@ -238,7 +238,7 @@ def _check_scale(scale: str) -> str:
 
 
 # ---------------------------------------------------------------------------- estimator
-class ScalingLawModel:
+class ScalingLawModel(FittedState):
     """Hierarchical Bayesian fit of ``error(n) = D n^-alpha + C`` to many learning curves.
 
     ``__init__`` only stores the settings (scikit-learn style); :meth:`fit` validates the
@@ -680,22 +680,6 @@ class ScalingLawModel:
         }
 
     # ------------------------------------------------------------------ fitted state
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "idata_"):
-            raise NotFittedError(_NOT_FITTED)
-
-    @property
-    def idata(self) -> xr.DataTree:
-        """ArviZ DataTree of the fit (posterior, sample_stats, log_likelihood, ...)."""
-        self._check_fitted()
-        return self.idata_
-
-    @property
-    def convergence(self) -> ConvergenceReport:
-        """Convergence report of the fit."""
-        self._check_fitted()
-        return self.convergence_
-
     @property
     def model(self) -> Any:
         """The PyMC model of the fitted data (rebuilt after :meth:`load`)."""

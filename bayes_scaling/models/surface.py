@@ -32,7 +32,8 @@ import pandas as pd
 import xarray as xr
 
 from bayes_scaling.constants import CREDIBLE_INTERVAL, DEFAULT_SEED
-from bayes_scaling.exceptions import BayesScalingError, ModelFileError, NotFittedError
+from bayes_scaling.exceptions import BayesScalingError, ModelFileError
+from bayes_scaling.models._fitted import FittedState
 from bayes_scaling.models.diagnostics import ConvergenceReport
 from bayes_scaling.models.samplers import check_sampler, sample_model
 from bayes_scaling.models.surface_data import SurfaceData, prepare_surface
@@ -427,7 +428,7 @@ class SurfacePosterior:
 
 
 # --------------------------------------------------------------------------- estimator
-class SurfaceModel:
+class SurfaceModel(FittedState):
     """Hierarchical Bayesian model of error(n, m) across tasks (scikit-learn style).
 
     Parameters
@@ -657,22 +658,6 @@ class SurfaceModel:
         }
 
     # ------------------------------------------------------------------ fitted state
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "idata_"):
-            raise NotFittedError("This SurfaceModel is not fitted yet: call fit() first.")
-
-    @property
-    def idata(self) -> xr.DataTree:
-        """ArviZ DataTree of the fit."""
-        self._check_fitted()
-        return self.idata_
-
-    @property
-    def convergence(self) -> ConvergenceReport:
-        """Convergence report (divergences, R-hat, ESS)."""
-        self._check_fitted()
-        return self.convergence_
-
     @property
     def tasks_(self) -> list[str]:
         """Fitted task ids."""
