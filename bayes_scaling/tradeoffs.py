@@ -43,7 +43,12 @@ from bayes_scaling.decisions import (
     summarise,
 )
 from bayes_scaling.exceptions import BayesScalingError
-from bayes_scaling.models.surface import SurfaceModel, SurfacePosterior, compare_surface_forms
+from bayes_scaling.models.surface import (
+    SurfaceModel,
+    SurfacePosterior,
+    compare_surface_forms,
+    surface_loos,
+)
 
 #: Default probability of reaching a target in :func:`cheapest_plan`.
 DEFAULT_PLAN_PROBABILITY = 0.8
@@ -413,14 +418,15 @@ def surface_form_evidence(models: Mapping[str, SurfaceModel]) -> SurfaceFormDeci
     The table adds ``high_pareto_k``: observations whose Pareto k exceeds ArviZ's
     ``good_k`` threshold (their LOO estimate is unreliable); the sentence says so when any.
     """
-    cmp = compare_surface_forms(models)
+    loos = surface_loos(models)  # once: the comparison and the Pareto-k counts share it
+    cmp = compare_surface_forms(models, loos=loos)
     cols = [c for c in ("rank", "elpd", "se", "elpd_diff", "dse", "weight") if c in cmp.columns]
     table = cmp[cols].reset_index()
     table = table.rename(columns={table.columns[0]: "form"})
-    high = {}
-    for form, model in models.items():
-        loo = model.loo()
-        high[form] = int((np.asarray(loo.pareto_k) > float(loo.good_k)).sum())
+    high = {
+        form: int((np.asarray(loo.pareto_k) > float(loo.good_k)).sum())
+        for form, loo in loos.items()
+    }
     table["high_pareto_k"] = table["form"].map(high)
     best, second = table.iloc[0], table.iloc[1]
     diff, dse = float(-second["elpd_diff"]), float(second["dse"])

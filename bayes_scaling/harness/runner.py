@@ -377,9 +377,9 @@ def run_job(job: Job, arrays: dict[str, Any]) -> list[dict[str, Any]]:
         ysn = (ys_n - float(np.mean(ys_n))) / ys_std
     else:
         ysn = ys_n
-    rs = stable_seed("model", job.pair, job.strategy, job.n, job.seed)
-    if job.m:
-        rs = stable_seed("model", job.pair, job.strategy, job.n, job.seed, "m", job.m)
+    # full-split jobs keep the seeds they had before surface jobs existed
+    surface = ("m", job.m) if job.m else ()
+    rs = stable_seed("model", job.pair, job.strategy, job.n, job.seed, *surface)
     with threadpool_limits(limits=1):
         pred = strategy.fit_predict(tf(Xs_n), ysn, tf(Xt[train]), ytr, tf(Xt[test]), rs)
     pred = pred * y_std + y_mean

@@ -8,23 +8,19 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from bayes_scaling.curves import curve_ids, curve_key_columns, normalised_error, validate_curves
+from bayes_scaling.curves import (
+    CURVE_KEYS,
+    curve_ids,
+    curve_key_columns,
+    normalised_error,
+    validate_curves,
+)
 from bayes_scaling.exceptions import BayesScalingError, UnknownNameError
 
 #: Default grouping columns (those present in the data are used).
 DEFAULT_GROUPS: tuple[str, ...] = ("property", "database", "strategy")
 #: Columns describing a curve that may be used as grouping columns.
-GROUPABLE: tuple[str, ...] = (
-    "pair",
-    "property",
-    "database",
-    "kind",
-    "strategy",
-    "m",
-    "metric",
-    "unit",
-    "family",
-)
+GROUPABLE: tuple[str, ...] = (*CURVE_KEYS, "unit", "family")
 #: Sum of squares floor (an exactly zero within-point spread would make the Gamma term -inf).
 SS_FLOOR: float = 1e-12
 

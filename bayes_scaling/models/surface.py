@@ -751,17 +751,32 @@ class SurfaceModel(FittedState):
         return model
 
 
-def compare_surface_forms(models: Mapping[str, SurfaceModel], **kwargs: Any) -> pd.DataFrame:
-    """LOO comparison (``arviz.compare``) of fitted surfaces; best first.
+def surface_loos(models: Mapping[str, SurfaceModel]) -> dict[str, Any]:
+    """PSIS-LOO (``arviz.loo``, pointwise) of each of several surfaces fitted to one table.
 
-    Returns the ArviZ table (``elpd``, ``elpd_diff``, ``dse``: standard error of the
-    difference, ``weight``, ...) indexed by the given names.
+    Raises
+    ------
+    BayesScalingError
+        Fewer than two surfaces, or surfaces fitted to different tables.
+
     """
-    import arviz as az
-
     if len(models) < 2:
         raise BayesScalingError("compare_surface_forms needs at least two fitted surfaces.")
     hashes = {m.idata.attrs.get("data_hash") for m in models.values()}
     if len(hashes) != 1:
         raise BayesScalingError("The surfaces were fitted to different tables; LOO cannot compare.")
-    return az.compare({k: m.idata for k, m in models.items()}, **kwargs)
+    return {k: m.loo() for k, m in models.items()}
+
+
+def compare_surface_forms(
+    models: Mapping[str, SurfaceModel], *, loos: Mapping[str, Any] | None = None, **kwargs: Any
+) -> pd.DataFrame:
+    """LOO comparison (``arviz.compare``) of fitted surfaces; best first.
+
+    ``loos`` reuses results of :func:`surface_loos` (default: computed here). Returns the
+    ArviZ table (``elpd``, ``elpd_diff``, ``dse``: standard error of the difference,
+    ``weight``, ...) indexed by the given names.
+    """
+    import arviz as az
+
+    return az.compare(dict(surface_loos(models) if loos is None else loos), **kwargs)
