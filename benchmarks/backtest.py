@@ -52,6 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bayes_scaling.curves import curve_ids, normalised_error, read_curves  # noqa: E402
+from bayes_scaling.pipeline import select_curves  # noqa: E402
 from bayes_scaling.models import ScalingLawModel, fit_least_squares  # noqa: E402
 
 
@@ -99,8 +100,9 @@ def main() -> None:
     args.draws = args.draws or default
     args.tune = args.tune if args.tune is not None else default
 
-    curves = read_curves(args.curves)
-    curves = curves[curves["metric"] == args.metric].reset_index(drop=True)
+    # the learning curves in n at the full experimental split (the (n, m) surface rows
+    # are for SurfaceModel; see bayes_scaling.pipeline.select_curves)
+    curves = select_curves(read_curves(args.curves), metric=args.metric).reset_index(drop=True)
     prob = args.prob
     keep = split(curves, args.keep_frac, None if args.keep_frac is not None else args.n_factor)
     train, test = curves[keep].reset_index(drop=True), curves[~keep].reset_index(drop=True)

@@ -60,6 +60,7 @@ sys.path.insert(0, str(ROOT))
 
 from bayes_scaling.curves import curve_ids, normalised_error, read_curves  # noqa: E402
 from bayes_scaling.models import ScalingLawModel  # noqa: E402
+from bayes_scaling.pipeline import select_curves  # noqa: E402
 from bayes_scaling.simulate import draw_curve_params, simulate_curves  # noqa: E402
 
 CASES = ("compare", "sim1", "sim18", "sim60", "real")
@@ -75,8 +76,8 @@ def simulated(n_props: int, n_dbs: int, seed: int) -> pd.DataFrame:
 
 
 def real_curves(path: Path) -> pd.DataFrame:
-    curves = read_curves(path)
-    return curves[curves["metric"] == "mae"].reset_index(drop=True)
+    """The learning curves in n at the full experimental split (what the pipeline fits)."""
+    return select_curves(read_curves(path), metric="mae").reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- our model

@@ -67,12 +67,26 @@ def _fit_one(
         return {p: np.nan for p in names}, {p: np.nan for p in names}, np.nan, False
     dof = max(len(y) - len(names), 1)
     sigma = float(np.sqrt(2.0 * best.cost / dof))
-    # asymptotic standard errors (Gauss-Newton covariance); parameters at a bound get inf
+    # asymptotic standard errors (Gauss-Newton covariance of the parameters not at a bound).
+    # A parameter the data do not identify gets inf: one at (or within 1e-6 of) a bound, or
+    # one in a null direction of J^T J (e.g. the slope of a curve whose gap fraction is at
+    # its lower bound is fine, but a flat curve's gap fraction is not; a pseudo-inverse would
+    # report 0 there).
     jac = np.asarray(best.jac, dtype=float)
-    cov = np.linalg.pinv(jac.T @ jac) * max(sigma, 1e-12) ** 2
-    se = np.sqrt(np.clip(np.diag(cov), 0.0, None))
-    at_bound = (best.active_mask != 0) if hasattr(best, "active_mask") else np.zeros(len(se))
-    se = np.where(at_bound | ~np.isfinite(se), np.inf, se)
+    near = 1e-6 * (hi - lo)
+    at_bound = (best.x - lo <= near) | (hi - best.x <= near)
+    if hasattr(best, "active_mask"):
+        at_bound |= best.active_mask != 0
+    se = np.full(len(names), np.inf)
+    free = np.flatnonzero(~at_bound)
+    if free.size:
+        eig, vec = np.linalg.eigh(jac[:, free].T @ jac[:, free])
+        null = eig <= max(float(eig.max()), 1e-300) * 1e-10
+        kept = vec[:, ~null]
+        cov = (kept / eig[~null]) @ kept.T * max(sigma, 1e-12) ** 2
+        se_free = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+        unidentified = (np.abs(vec[:, null]) > 1e-3).any(axis=1)
+        se[free] = np.where(unidentified | ~np.isfinite(se_free), np.inf, se_free)
     return (
         dict(zip(names, best.x.tolist(), strict=True)),
         dict(zip(names, se.tolist(), strict=True)),
