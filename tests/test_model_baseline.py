@@ -132,8 +132,8 @@ def test_errors():
 def test_bayesian_medians_agree_with_least_squares_on_nearly_noiseless_curves():
     curves = standard_curves(noise_scale=0.1, rng=3)  # log-scale noise sd 0.005-0.015
     ls = fit_least_squares(curves).params
-    # centring="auto" (same posterior): the noncentred default hits the maximum tree depth on
-    # every draw when the data pin each curve down this tightly (4x slower here)
+    # centring="auto" (the default; same posterior): "noncentred" hits the maximum tree depth
+    # on every draw when the data pin each curve down this tightly (4x slower here)
     model = fit(curves, draws=200, tune=300, centring="auto")
     s = model.summary(level="curve")
     truth = _truth_by_curve(curves, standard_params())
