@@ -52,8 +52,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bayes_scaling.curves import curve_ids, normalised_error, read_curves  # noqa: E402
-from bayes_scaling.pipeline import select_curves  # noqa: E402
 from bayes_scaling.models import ScalingLawModel, fit_least_squares  # noqa: E402
+from bayes_scaling.pipeline import select_curves  # noqa: E402
 
 
 def split(curves: pd.DataFrame, keep_frac: float, n_factor: float | None) -> pd.Series:
