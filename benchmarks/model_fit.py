@@ -11,8 +11,9 @@ Cases (``--only`` picks a subset; default all):
 ``compare``
     Simulated data, 18 curves (6 properties x 3 databases) x 8 sizes x 5 seeds
     (:func:`bayes_scaling.simulate.draw_curve_params` / ``simulate_curves``). Fits
-    ``ScalingLawModel()`` (package defaults: nutpie, non-centred, target_accept 0.95, seed
-    aggregation by sufficient statistics, least-squares start) and a **naive** model written
+    ``ScalingLawModel()`` (package defaults, printed in the header: nutpie,
+    ``centring="auto"``, target_accept 0.99, seed aggregation by sufficient statistics,
+    least-squares start) and a **naive** model written
     here: ``log e ~ Normal(log(D n^-alpha + C), sigma_c)`` per seed, centred hierarchical
     priors on ``log D``, ``log alpha``, ``log C`` per curve around one population mean,
     ``pm.sample`` with its defaults and the same draws / tune / chains. In PyMC 6 the default
@@ -28,8 +29,9 @@ Cases (``--only`` picks a subset; default all):
     ``ScalingLawModel()`` on simulated sets of 1, 18 (the ``compare`` set, reused when both
     run) and 60 curves (12 properties x 5 databases).
 ``real``
-    ``ScalingLawModel()`` on the real curves ``data/curves/curves.csv`` (metric == "mae":
-    7 finetune transfer curves + 4 scratch curves, 5 seeds each).
+    ``ScalingLawModel()`` on the real curves ``data/curves/curves.csv`` as the pipeline
+    selects them (``select_curves``: metric == "mae", full experimental split; 7 finetune
+    transfer curves + 4 scratch curves, 5 seeds each; the (n, m) surface rows are left out).
 
 Diagnostics are taken over every curve's ``D``, ``alpha`` and ``C``: for our model from
 ``model.summary(level="curve")`` (rows with parameter in D / alpha / C, normalised scale),
