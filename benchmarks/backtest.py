@@ -91,6 +91,8 @@ def main() -> None:
     ap.add_argument("--tune", type=int, default=None, help="tuning steps per chain (default 1000)")
     ap.add_argument("--chains", type=int, default=4)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--sd-family", choices=("halfnormal", "gamma"), default=None,
+                    help="prior family of the group/curve spreads (Priors.sd_family)")
     ap.add_argument("--centring", choices=("noncentred", "auto", "centred"), default=None,
                     help="override ScalingLawModel's centring (default: the package default)")
     ap.add_argument("--target-accept", type=float, default=None,
@@ -115,8 +117,10 @@ def main() -> None:
           f"python={platform.python_version()}")
     print(f"{curves['n'].size} rows: {len(train)} kept, {len(test)} held out\n", flush=True)
 
+    sd_priors = {"sd_family": args.sd_family} if args.sd_family else None
     extra = {k: v for k, v in (("centring", args.centring),
-                               ("target_accept", args.target_accept)) if v is not None}
+                               ("target_accept", args.target_accept),
+                               ("priors", sd_priors)) if v is not None}
     model = ScalingLawModel(draws=args.draws, tune=args.tune, chains=args.chains,
                             random_seed=args.seed, **extra)
     settings = model.get_params()

@@ -89,6 +89,8 @@ def fit_ours(curves: pd.DataFrame, args: argparse.Namespace, compile_too: bool =
         extra["centring"] = args.centring
     if args.target_accept is not None:
         extra["target_accept"] = args.target_accept
+    if args.sd_family is not None:
+        extra["priors"] = {"sd_family": args.sd_family}
     model = ScalingLawModel(draws=args.draws, tune=args.tune, chains=args.chains,
                             random_seed=args.seed, **extra)
     t0 = time.perf_counter()
@@ -221,6 +223,8 @@ def main() -> None:
     ap.add_argument("--tune", type=int, default=None, help="tuning steps per chain (default 1000)")
     ap.add_argument("--chains", type=int, default=4)
     ap.add_argument("--seed", type=int, default=1, help="seed of data and samplers")
+    ap.add_argument("--sd-family", choices=("halfnormal", "gamma"), default=None,
+                    help="prior family of the group/curve spreads (Priors.sd_family)")
     ap.add_argument("--centring", choices=("noncentred", "auto", "centred"), default=None,
                     help="override ScalingLawModel's centring (default: the package default)")
     ap.add_argument("--target-accept", type=float, default=None,
@@ -236,13 +240,15 @@ def main() -> None:
     args.tune = args.tune if args.tune is not None else default
 
     print(f"# model_fit benchmark {dt.datetime.now().isoformat(timespec='seconds')}")
-    settings = ScalingLawModel(**{k: v for k, v in (("centring", args.centring),
-                                                    ("target_accept", args.target_accept))
-                                  if v is not None}).get_params()
+    settings = ScalingLawModel(**{k: v for k, v in (
+        ("centring", args.centring), ("target_accept", args.target_accept),
+        ("priors", {"sd_family": args.sd_family} if args.sd_family else None)) if v is not None
+    }).get_params()
     print("ours: ScalingLawModel(" + ", ".join(
         f"{k}={settings[k]}" for k in ("sampler", "centring", "target_accept", "init", "groups")
-    ) + ")" + (" [overridden on the command line]"
-               if args.centring or args.target_accept else " [package defaults]"))
+    ) + f", sd_family={(settings['priors'] or {}).get('sd_family', 'halfnormal')})" + (
+        " [overridden on the command line]"
+        if args.centring or args.target_accept or args.sd_family else " [package defaults]"))
     print(f"draws={args.draws} tune={args.tune} chains={args.chains} seed={args.seed} "
           f"cpus={os.cpu_count()} python={platform.python_version()} cases={' '.join(args.only)}")
     print(f"target: divergences <= {TARGET_DIV}, R-hat <= {TARGET_RHAT}, "

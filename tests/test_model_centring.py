@@ -13,7 +13,7 @@ from bayes_scaling.simulate import draw_curve_params, simulate_curves
 
 
 def _weights(curves: pd.DataFrame, **kwargs) -> tuple[np.ndarray, list[str], dict]:
-    model = ScalingLawModel(**kwargs)
+    model = ScalingLawModel(**{"centring": "auto", **kwargs})
     pm_model = model.build_model(curves)
     data = model.prepare_data(curves)
     groups = {
@@ -70,3 +70,28 @@ def test_auto_is_noncentred_at_curve_level_without_residual_dof():
     # with the curves pooled around one mean there are 5 residual dof: centred where precise
     w_pooled, params, _ = _weights(curves, groups=[])
     assert w_pooled[:, params.index("log_e_ref")].min() > 0.8
+
+
+def test_gamma_spread_priors_are_opt_in():
+    import pytest
+
+    from bayes_scaling.exceptions import BayesScalingError
+    from bayes_scaling.models.priors import Priors
+
+    curves = standard_curves()
+    default = ScalingLawModel().build_model(curves)
+    gamma = ScalingLawModel(priors=Priors(sd_family="gamma")).build_model(curves)
+    kind = lambda m, name: type(m[name].owner.op).__name__  # noqa: E731
+    assert "HalfNormal" in kind(default, "tau_curve")
+    assert "Gamma" in kind(gamma, "tau_curve") and "Gamma" in kind(gamma, "tau_property")
+    # the Gamma(2, 2 / scale) prior has mean `scale` and no mass at zero
+    lp = gamma.compile_logp(vars=[gamma["tau_curve"]], jacobian=False)
+    pt = gamma.initial_point()
+    name = gamma.rvs_to_values[gamma["tau_curve"]].name
+    near_zero = {**pt, name: np.log(np.full(3, 1e-6))}
+    at_mean = {**pt, name: np.log(np.full(3, 0.5))}
+    assert lp(near_zero) < lp(at_mean) - 20
+    assert "Gamma(2, 4) (mean 0.5)" in Priors(sd_family="gamma").describe()["prior"].tolist()
+    assert Priors.from_dict(Priors(sd_family="gamma").to_dict()).sd_family == "gamma"
+    with pytest.raises(BayesScalingError, match="sd_family"):
+        Priors(sd_family="lognormal")

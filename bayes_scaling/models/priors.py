@@ -15,9 +15,8 @@ Each curve ``c`` has three curve-level parameters (see :mod:`bayes_scaling.model
 so that ``C = g e_ref`` and ``D = (1 - g) e_ref n_ref^alpha`` (for ``law="power"`` there is
 no gap and ``logit_gap`` is absent). Each parameter vector is ``mu + sum_j effect_j[level]
 + curve residual``; the effects of grouping column ``j`` are zero-sum normals with scale
-``tau_j``, the curve residual is normal with scale ``tau_curve`` (each sampled centred,
-non-centred or in between, chosen per parameter from the data by default, see
-``ScalingLawModel(centring=...)``). Observation noise on the log scale is per
+``tau_j``, the curve residual is normal with scale ``tau_curve`` (both sampled non-centred by
+default, see ``ScalingLawModel(centring=...)``). Observation noise on the log scale is per
 curve:
 ``log sigma_c ~ Normal(mu_log_sigma, tau_log_sigma)``.
 
@@ -30,8 +29,8 @@ parameter           prior                       meaning / 90 % prior range
 mu[log_e_ref]       Normal(log 0.5, 1.0)        e_ref in about [0.10, 2.6]
 mu[logit_gap]       Normal(0, 1.5)              gap fraction g in about [0.08, 0.92]
 mu[log_alpha]       Normal(log 0.5, 0.75)       alpha in about [0.15, 1.7]
-tau_<group>         Gamma(2, 4)                 spread of a group's effects (log/logit); mean 0.5
-tau_curve           Gamma(2, 4)                 curve-to-curve spread within groups; mean 0.5
+tau_<group>         HalfNormal(0.5)             spread of a group's effects (log/logit)
+tau_curve           HalfNormal(0.5)             curve-to-curve spread within groups
 mu_log_sigma        Normal(log 0.1, 1.0)        typical seed-to-seed log-error noise
 tau_log_sigma       Gamma(2, 4)                 spread of log sigma across curves (mode 0.25)
 nu (StudentT)       Gamma(2, 0.1)               tail weight of the StudentT likelihood
@@ -46,14 +45,18 @@ is large) the prior predictive puts much mass on errors far above the target's s
 deviation. The data dominate these directions in practice, but the prior is weaker there
 than it needs to be.
 
-Every standard deviation of the hierarchy has a boundary-avoiding ``Gamma(2, 2 / mean)``
-prior (:data:`SD_PRIOR_SHAPE`; Chung et al. 2013): its density vanishes at zero, so little
-mass sits where a spread collapses to zero and the sampler rarely enters the funnel there;
-this is what lets well-identified parameters be sampled centred (the geometry
-benchmarks/README.md measures). With mean 0.5 its 90 % range is about [0.09, 1.2], close to
-a HalfNormal(0.5) (the prior before; upper 90 % point 0.82) except near zero.
-``tau_log_sigma`` has the same kind of prior; with several seeds per point the noise of each
-curve is well identified and the prior matters little.
+``Priors(sd_family="gamma")`` replaces the HalfNormal priors of ``tau_<group>`` and
+``tau_curve`` by boundary-avoiding ``Gamma(2, 2 / scale)`` priors with mean ``scale``
+(:data:`SD_PRIOR_SHAPE`; Chung et al. 2013): their density vanishes at zero, so little mass
+sits where a spread collapses to zero and the sampler rarely enters the funnel there. With
+``ScalingLawModel(centring="auto")`` that is 2.5x faster on the 18-curve benchmark
+(benchmarks/README.md), but not the default: it left a single divergence in one run of the
+default-settings recovery test. With mean 0.5 the Gamma's 90 % range is about [0.09, 1.2]
+(HalfNormal(0.5): upper 90 % point 0.82).
+
+``tau_log_sigma`` has a boundary-avoiding Gamma prior so the (centred) noise hierarchy has no
+funnel at zero; with several seeds per point the noise of each curve is well identified and
+the prior matters little.
 """
 
 from __future__ import annotations
@@ -67,6 +70,8 @@ import pandas as pd
 
 from bayes_scaling.exceptions import BayesScalingError
 
+#: Families of the group/curve standard-deviation priors (``Priors.sd_family``).
+SD_FAMILIES: tuple[str, ...] = ("halfnormal", "gamma")
 #: Shape of the Gamma priors on the hierarchy's standard deviations (rate = shape / mean).
 SD_PRIOR_SHAPE: float = 2.0
 
@@ -74,11 +79,6 @@ SD_PRIOR_SHAPE: float = 2.0
 def sd_prior(mean: float) -> tuple[float, float]:
     """Return ``(shape, rate)`` of the boundary-avoiding Gamma prior with mean ``mean``."""
     return SD_PRIOR_SHAPE, SD_PRIOR_SHAPE / float(mean)
-
-
-def _gamma_text(mean: float) -> str:
-    shape, rate = sd_prior(mean)
-    return f"Gamma({shape:.3g}, {rate:.3g}) (mean {mean:.3g})"
 
 
 #: Names of the hierarchical curve-level parameters, in order.
@@ -90,7 +90,8 @@ class Priors:
     """Hyper-parameters of the priors (normalised error scale, natural logs).
 
     Every ``(mu, sigma)`` pair is a Normal location and scale; ``*_sd`` fields are the
-    prior means of the boundary-avoiding Gamma priors on standard deviations.
+    scales of HalfNormal priors on standard deviations (prior means with
+    ``sd_family="gamma"``).
 
     Parameters
     ----------
@@ -101,10 +102,12 @@ class Priors:
     log_alpha : tuple of float
         Normal prior on the population mean of ``log alpha``.
     group_sd : float
-        Prior mean of every group-effect standard deviation ``tau_<group>``
-        (``Gamma(SD_PRIOR_SHAPE, SD_PRIOR_SHAPE / group_sd)``).
+        Scale of the prior of every group-effect standard deviation ``tau_<group>``.
     curve_sd : float
-        Prior mean of the curve-level standard deviation ``tau_curve`` (Gamma, as above).
+        Scale of the prior of the curve-level standard deviation ``tau_curve``.
+    sd_family : {"halfnormal", "gamma"}
+        Family of the ``tau_<group>`` and ``tau_curve`` priors: ``HalfNormal(scale)``
+        (default) or the boundary-avoiding ``Gamma(2, 2 / scale)`` (mean ``scale``).
     log_sigma : tuple of float
         Normal prior on ``mu_log_sigma`` (log of the seed-to-seed noise on the log scale).
     log_sigma_sd : tuple of float
@@ -136,6 +139,7 @@ class Priors:
     nu: tuple[float, float] = (2.0, 0.1)
     delta_log_alpha_sd: float = 0.5
     log_break_sd_factor: float = 0.5
+    sd_family: str = "halfnormal"
 
     def __post_init__(self) -> None:
         for name in ("log_e_ref", "logit_gap", "log_alpha", "log_sigma", "log_sigma_sd", "nu"):
@@ -153,6 +157,10 @@ class Priors:
             if name in ("log_sigma_sd", "nu") and pair[0] <= 0:
                 raise BayesScalingError(f"Prior {name!r}: the Gamma shape must be > 0.")
             object.__setattr__(self, name, pair)
+        if self.sd_family not in SD_FAMILIES:
+            raise BayesScalingError(
+                f"Prior 'sd_family' must be one of {SD_FAMILIES}, got {self.sd_family!r}."
+            )
         for name in ("group_sd", "curve_sd", "delta_log_alpha_sd", "log_break_sd_factor"):
             value = float(getattr(self, name))
             if not (math.isfinite(value) and value > 0):
@@ -160,6 +168,13 @@ class Priors:
             object.__setattr__(self, name, value)
 
     # ------------------------------------------------------------------ helpers
+    def sd_text(self, scale: float) -> str:
+        """Describe the prior of a group/curve standard deviation with this scale."""
+        if self.sd_family == "gamma":
+            shape, rate = sd_prior(scale)
+            return f"Gamma({shape:.3g}, {rate:.3g}) (mean {scale:.3g})"
+        return f"HalfNormal({scale:.3g})"
+
     def location(self, param: str) -> tuple[float, float]:
         """Return the Normal ``(mu, sigma)`` of the population mean of ``param``."""
         if param not in CURVE_PARAMS:
@@ -206,12 +221,12 @@ class Priors:
             ),
             (
                 "tau_<group>",
-                _gamma_text(self.group_sd),
+                self.sd_text(self.group_sd),
                 "sd of each grouping column's effects (zero-sum)",
             ),
             (
                 "tau_curve",
-                _gamma_text(self.curve_sd),
+                self.sd_text(self.curve_sd),
                 "sd of curve-level deviations",
             ),
             (
