@@ -154,8 +154,8 @@ def fit(
     target_accept: Annotated[
         float | None,
         typer.Option(
-            help="NUTS target acceptance rate (higher: fewer divergences; default: the "
-            "model's DEFAULT_TARGET_ACCEPT)."
+            help="Fixed NUTS target acceptance rate (higher: fewer divergences). Default: "
+            "'auto', 0.95 with a non-centred refit at 0.99 after any divergence."
         ),
     ] = None,
     law: Annotated[str, typer.Option(help="power_gap | power | broken_power")] = "power_gap",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from _model_fits import standard_curves
 
 from bayes_scaling.models import ScalingLawModel, fit_least_squares
@@ -72,17 +73,18 @@ def test_auto_is_noncentred_at_curve_level_without_residual_dof():
     assert w_pooled[:, params.index("log_e_ref")].min() > 0.8
 
 
-def test_gamma_spread_priors_are_opt_in():
+def test_gamma_spread_priors_are_the_default():
     import pytest
 
     from bayes_scaling.exceptions import BayesScalingError
     from bayes_scaling.models.priors import Priors
 
     curves = standard_curves()
-    default = ScalingLawModel().build_model(curves)
-    gamma = ScalingLawModel(priors=Priors(sd_family="gamma")).build_model(curves)
+    halfnormal = ScalingLawModel(priors=Priors(sd_family="halfnormal")).build_model(curves)
+    gamma = ScalingLawModel().build_model(curves)
     kind = lambda m, name: type(m[name].owner.op).__name__  # noqa: E731
-    assert "HalfNormal" in kind(default, "tau_curve")
+    assert Priors().sd_family == "gamma"
+    assert "HalfNormal" in kind(halfnormal, "tau_curve")
     assert "Gamma" in kind(gamma, "tau_curve") and "Gamma" in kind(gamma, "tau_property")
     # the Gamma(2, 2 / scale) prior has mean `scale` and no mass at zero
     lp = gamma.compile_logp(vars=[gamma["tau_curve"]], jacobian=False)
@@ -95,3 +97,93 @@ def test_gamma_spread_priors_are_opt_in():
     assert Priors.from_dict(Priors(sd_family="gamma").to_dict()).sd_family == "gamma"
     with pytest.raises(BayesScalingError, match="sd_family"):
         Priors(sd_family="lognormal")
+
+
+def test_paule_mandel_matches_the_closed_form_with_equal_variances():
+    from bayes_scaling.models.hierarchical import _paule_mandel
+
+    rng = np.random.default_rng(3)
+    # equal sampling variances: sum r^2 / (v + t) = dof  <=>  t = sum r^2 / dof - v
+    r = rng.normal(0.0, 0.5, 40)
+    v = np.full(40, 0.04)
+    dof = 39
+    expected = (r**2).sum() / dof - 0.04
+    assert _paule_mandel(r**2, v, dof, upper=10.0) == pytest.approx(expected, rel=1e-9)
+    # residuals smaller than their noise: no between-unit variance
+    assert _paule_mandel(np.full(5, 0.01), np.full(5, 1.0), 4, upper=10.0) == 0.0
+    # capped at the upper bound
+    assert _paule_mandel(np.full(5, 100.0), np.full(5, 0.01), 4, upper=2.0) == 2.0
+
+
+def test_centring_weights_recover_the_spread_and_ignore_unidentified_curves():
+    from bayes_scaling.models._data import GroupSpec
+    from bayes_scaling.models.hierarchical import centring_weights
+
+    rng = np.random.default_rng(11)
+    n_levels, per_level = 8, 25
+    index = np.repeat(np.arange(n_levels), per_level)
+    group = GroupSpec("g", [f"l{i}" for i in range(n_levels)], index)
+    effects = rng.normal(0.0, 0.6, n_levels)
+    n = n_levels * per_level
+    se = np.full((n, 2), 0.05)
+    se[:, 1] = 2.0  # the second parameter: the data barely inform it
+    se[0, 0] = 10.0  # one curve with an unidentified first parameter
+    truth = 1.0 + effects[index][:, None] + rng.normal(0.0, 0.3, (n, 2))
+    theta = truth + se * rng.standard_normal((n, 2))
+    theta[0, 0] = 50.0  # its estimate is garbage and must not inflate the spreads
+    w, tau = centring_weights(theta, se, [group], max_sd=5.0)
+    assert tau[0] == pytest.approx(0.3, rel=0.15)
+    # precise curves are (nearly) centred, the unidentified one non-centred
+    assert w["curve"][1:, 0].min() > 0.95 and w["curve"][0, 0] < 0.01
+    # noisy parameter: curves non-centred, but the level means average 25 curves each
+    assert w["curve"][:, 1].max() < 0.3
+    assert w["g"][0] > 0.95
+
+
+def test_latent_to_theta_is_the_graphs_transformation():
+    """The NumPy twin gives the same theta and effects as the PyMC graph, any weights."""
+    import pymc as pm
+    import xarray as xr
+
+    from bayes_scaling.models.hierarchical import build_pymc_model, latent_to_theta
+    from bayes_scaling.models.laws import get_law
+    from bayes_scaling.models.priors import Priors
+
+    curves = simulate_curves(draw_curve_params(3, 2, rng=1), seeds=2, rng=2)
+    model = ScalingLawModel()
+    data = model.prepare_data(curves)
+    law = get_law("power_gap")
+    rng = np.random.default_rng(0)
+    weights = {"curve": rng.uniform(size=(data.n_curves, 3))}
+    for g in data.groups:
+        weights[g.column] = rng.uniform(size=3)
+    pm_model = build_pymc_model(data, law=law, priors=Priors(), centring=weights)
+    prior = pm.sample_prior_predictive(draws=7, model=pm_model, random_seed=4)["prior"]
+    post = prior.to_dataset()
+    ours = latent_to_theta(post, data, law.pooled, weights)
+    # the graph's own theta, evaluated at the same draws
+    with pm_model:
+        lin = pm_model["mu"][None, :]
+        effects = {}
+        for g in data.groups:
+            w = pm_model[f"centring_weight_{g.column}"]
+            tau = pm_model[f"tau_{g.column}"]
+            effects[g.column] = (tau ** (1.0 - w))[:, None] * pm_model[f"z_{g.column}"]
+            lin = lin + effects[g.column].T[pm_model[f"{g.column}_index"]]
+        w = pm_model["centring_weight"]
+        tau_c = pm_model["tau_curve"][None, :]
+        raw = pm_model["theta_raw"]
+        theta = lin + tau_c ** (1.0 - w) * (raw - w * lin)
+        fn = pm.compile_fn([theta, *effects.values()], inputs=pm_model.free_RVs,
+                           on_unused_input="ignore")
+    names = [rv.name for rv in pm_model.free_RVs]
+    for c in range(post.sizes["chain"]):
+        for d in range(post.sizes["draw"]):
+            point = {n: post[n].values[c, d] for n in names}
+            graph_theta, *graph_effects = fn(point)
+            np.testing.assert_allclose(ours["theta"].values[c, d], graph_theta, rtol=1e-10)
+            for g, eff in zip(data.groups, graph_effects, strict=True):
+                np.testing.assert_allclose(
+                    ours[f"effect_{g.column}"].values[c, d], eff.T, rtol=1e-10, atol=1e-12
+                )
+    assert isinstance(ours, xr.Dataset) and ours["theta"].dims[2:] == ("curve", "param")

@@ -40,7 +40,8 @@ def eighteen():
 def test_default_fit_of_18_curves_converges(eighteen):
     model, _ = eighteen
     rep = model.convergence
-    assert model.chains == 4 and model.draws == 1000 and model.centring == "noncentred"
+    assert model.chains == 4 and model.draws == 1000 and model.centring == "auto"
+    assert model.target_accept == "auto" and model.priors is None  # package defaults
     assert rep.divergences == 0, rep.message
     assert rep.worst_rhat <= 1.01, rep.message
     assert rep.min_ess_bulk >= 400 and rep.min_ess_tail >= 400, rep.message

@@ -37,6 +37,9 @@ class ConvergenceReport:
         Posterior draws (all chains).
     max_rhat, min_ess, max_divergences : float
         Thresholds used.
+    note : str
+        What the fit did besides sampling once (e.g. a refit at a higher
+        ``target_accept`` after divergences); empty if nothing.
 
     """
 
@@ -46,6 +49,7 @@ class ConvergenceReport:
     max_rhat: float = MAX_RHAT
     min_ess: float = MIN_ESS
     max_divergences: int = MAX_DIVERGENCES
+    note: str = ""
 
     @property
     def ok(self) -> bool:
@@ -75,6 +79,8 @@ class ConvergenceReport:
             f"min bulk ESS {self.min_ess_bulk:.0f}, min tail ESS {self.min_ess_tail:.0f} "
             f"({self.n_draws} draws)"
         )
+        if self.note:
+            head = f"{head}; {self.note}"
         if self.ok:
             return f"Sampler converged: {head}."
         problems = []
@@ -150,7 +156,8 @@ class ConvergenceReport:
         stats = idata["sample_stats"].to_dataset() if "sample_stats" in idata.children else None
         div = int(stats["diverging"].sum()) if stats is not None and "diverging" in stats else 0
         n_draws = int(post.sizes["chain"] * post.sizes["draw"])
-        return cls(table, div, n_draws, max_rhat, min_ess, max_divergences)
+        note = str(idata.attrs.get("sampling_note", ""))
+        return cls(table, div, n_draws, max_rhat, min_ess, max_divergences, note)
 
 
 def _names(rows: pd.DataFrame, limit: int = 6) -> str:

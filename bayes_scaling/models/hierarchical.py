@@ -8,8 +8,9 @@ Model (per curve ``c``, point ``i`` = a distinct size ``n`` of that curve, seed 
     effect_j   ~ ZeroSumNormal(tau_j)
     log sigma_c ~ Normal(mu_log_sigma, tau_log_sigma)
 
-(``theta_c`` and ``effect_j`` are sampled non-centred by default; the ``centring`` setting
-changes only the sampler's parameterisation, not the model.)
+(``theta_c`` and ``effect_j`` are sampled partially centred, with weights chosen from a
+per-curve least-squares fit; the ``centring`` setting changes only the sampler's
+parameterisation, not the model.)
 ``theta_c = (log e_ref, logit gap fraction, log alpha)``; priors in
 :mod:`bayes_scaling.models.priors`. With a single curve there is no pooling:
 ``theta_c`` gets the population prior directly.
@@ -17,7 +18,8 @@ changes only the sampler's parameterisation, not the model.)
 Seed aggregation (default for the Normal likelihood)
     The seeds of a point are replaced by their mean ``ybar`` and within-point sum of squares
     ``ss``: ``ybar ~ Normal(m, sigma / sqrt(k))`` and ``ss ~ Gamma((k - 1) / 2,
-    rate = 1 / (2 sigma^2))``. Both are sufficient statistics, so the posterior is
+    rate = 1 / (2 sigma^2))`` (in the sampled graph one ``pm.Potential`` of the same
+    density, up to a constant). Both are sufficient statistics, so the posterior is
     *exactly* the one of the per-seed likelihood (tested), with ``k`` times fewer
     likelihood terms. The pointwise log-likelihood stored for LOO is the per-seed
     Normal log density summed over the seeds of each ``(curve, n)`` point, for every
@@ -39,7 +41,7 @@ from scipy import special, stats
 
 from bayes_scaling.constants import CREDIBLE_INTERVAL
 from bayes_scaling.exceptions import BayesScalingError, UnknownNameError
-from bayes_scaling.models._data import SS_FLOOR, CurveData, prepare
+from bayes_scaling.models._data import SS_FLOOR, CurveData, GroupSpec, prepare
 from bayes_scaling.models._fitted import FittedState
 from bayes_scaling.models.baseline import _fit_prepared
 from bayes_scaling.models.diagnostics import ConvergenceReport
@@ -54,8 +56,11 @@ _LOG_2PI = math.log(2.0 * math.pi)
 #: ``centring="auto"``: curve-level deviations are sampled non-centred when the curves leave
 #: fewer residual degrees of freedom than this after the group effects (see ``_start``).
 MIN_RESIDUAL_DOF: int = 3
+#: ``target_accept="auto"``: sample at the first rate; after any divergence, sample again
+#: (same compiled model, same seed) at the second.
+AUTO_TARGET_ACCEPT: tuple[float, float] = (0.95, 0.99)
 #: Default NUTS target acceptance rate (see :class:`ScalingLawModel`).
-DEFAULT_TARGET_ACCEPT: float = 0.99
+DEFAULT_TARGET_ACCEPT: float | str = "auto"
 
 
 # ---------------------------------------------------------------------------- model graph
@@ -66,27 +71,39 @@ def build_pymc_model(
     priors: Priors,
     likelihood: Likelihood = "normal",
     aggregate: bool = True,
-    centring_weight: Mapping[str, np.ndarray] | None = None,
+    centring: Mapping[str, np.ndarray] | None = None,
+    observed_rvs: bool = False,
 ) -> Any:
     """Build the PyMC model of prepared curve data (see the module docstring).
 
     Every data array is a ``pm.Data`` container, so a compiled model can be reused for new
     data of the same shape.
 
-    ``centring_weight`` sets partial centring (weights in [0, 1], default 1 = centred):
-    key ``"curve"`` a ``(curve, param)`` array for the curve-level deviations,
-    ``raw ~ Normal(w m, tau^w)`` and ``theta = m + tau^(1-w) (raw - w m)``; a grouping
-    column's key a ``(param,)`` array for its effects, ``z ~ ZeroSumNormal(tau^w)`` and
-    ``effect = tau^(1-w) z``. Each gives ``Normal(m, tau)`` (resp. ``ZeroSumNormal(tau)``)
-    for every ``w``: the posterior does not depend on the weights, only the geometry the
-    sampler sees does (Papaspiliopoulos, Roberts and Skold 2007).
+    ``centring`` sets partial centring, element by element (weights ``w`` in [0, 1];
+    default 0 = non-centred): key ``"curve"`` a ``(curve, param)`` array for the
+    curve-level deviations, ``raw ~ Normal(w m, tau^w)`` and ``theta = m + tau^(1-w) (raw -
+    w m)``; a grouping column's key a ``(param,)`` array for its effects, ``z ~
+    ZeroSumNormal(tau^w)`` and ``effect = tau^(1-w) z``. Every ``w`` gives ``theta ~
+    Normal(m, tau)`` (resp. ``effect ~ ZeroSumNormal(tau)``): the posterior does not depend
+    on the weights, only the geometry the sampler sees does (Papaspiliopoulos, Roberts and
+    Skold 2007). ``w = 1`` is the centred, ``w = 0`` the non-centred parameterisation. The
+    curve parameters ``theta`` and the group effects are not stored in the graph (fewer
+    nodes: faster to compile); :func:`latent_to_theta` computes them from the draws.
+
+    The Normal likelihood of seed-aggregated data enters the graph as one
+    ``pm.Potential`` of the sufficient statistics (``-k log sigma - (k (ybar - m)^2 + ss)
+    / (2 sigma^2)`` per point: the per-seed Normal log density up to a constant), which
+    is cheaper to compile and evaluate than observed variables. ``observed_rvs=True``
+    writes the same likelihood as observed variables instead (``ybar ~ Normal(m, sigma /
+    sqrt k)``, ``ss ~ Gamma((k - 1) / 2, 1 / (2 sigma^2))``): same posterior, and the
+    form :meth:`ScalingLawModel.sample_prior_predictive` draws from.
     """
     import pymc as pm
     import pytensor.tensor as pt
 
     P = list(law.pooled)
-    weights = dict(centring_weight or {})
-    ones_p = np.ones(len(P))
+    weights = dict(centring or {})
+    zeros_p = np.zeros(len(P))
     loc = np.array([priors.location(p)[0] for p in P])
     scale = np.array([priors.location(p)[1] for p in P])
     coords: dict[str, Any] = {
@@ -98,7 +115,7 @@ def build_pymc_model(
         coords[g.column] = g.levels
     ss_idx = data.ss_points
     if aggregate:
-        if ss_idx.size:
+        if ss_idx.size and observed_rvs:
             coords["point_ss"] = ss_idx
     else:
         coords["obs"] = np.arange(data.obs_y.size)
@@ -113,28 +130,24 @@ def build_pymc_model(
             lin = mu[None, :]
             for g in data.groups:
                 idx = pm.Data(f"{g.column}_index", g.curve_index, dims="curve")
-                tau = _sd_rv(f"tau_{g.column}", priors.group_sd, priors)
-                wg = pm.Data(
-                    f"centring_weight_{g.column}", weights.get(g.column, ones_p), dims="param"
+                log_tau = pt.log(_sd_rv(f"tau_{g.column}", priors.group_sd, priors))
+                w = pm.Data(
+                    f"centring_weight_{g.column}", weights.get(g.column, zeros_p), dims="param"
                 )
                 z = pm.ZeroSumNormal(
-                    f"z_{g.column}", sigma=pt.power(tau, wg)[:, None], dims=("param", g.column)
+                    f"z_{g.column}", sigma=pt.exp(w * log_tau)[:, None], dims=("param", g.column)
                 )
-                effect = pm.Deterministic(
-                    f"effect_{g.column}",
-                    (pt.power(tau, 1.0 - wg)[:, None] * z).T,
-                    dims=(g.column, "param"),
-                )
-                lin = lin + effect[idx]
-            tau_c = _sd_rv("tau_curve", priors.curve_sd, priors)
-            w_np = weights.get("curve", np.ones((data.n_curves, len(P))))
-            w = pm.Data("centring_weight", w_np, dims=("curve", "param"))
-            tau_b = tau_c[None, :]
-            raw = pm.Normal("theta_raw", w * lin, pt.power(tau_b, w), dims=("curve", "param"))
-            theta = pm.Deterministic(
-                "theta", lin + pt.power(tau_b, 1.0 - w) * (raw - w * lin), dims=("curve", "param")
+                lin = lin + (pt.exp((1.0 - w) * log_tau)[:, None] * z).T[idx]
+            log_tau_c = pt.log(_sd_rv("tau_curve", priors.curve_sd, priors))[None, :]
+            w = pm.Data(
+                "centring_weight",
+                weights.get("curve", np.zeros((data.n_curves, len(P)))),
+                dims=("curve", "param"),
             )
-        params = {p: theta[:, j][pc] for j, p in enumerate(P)}
+            raw = pm.Normal("theta_raw", w * lin, pt.exp(w * log_tau_c), dims=("curve", "param"))
+            theta = lin + pt.exp((1.0 - w) * log_tau_c) * (raw - w * lin)
+        theta_pt = theta[pc]
+        params = {p: theta_pt[:, j] for j, p in enumerate(P)}
         if "log_alpha2" in law.extra:
             la2 = pm.Normal(
                 "log_alpha2",
@@ -160,10 +173,19 @@ def build_pymc_model(
                 "tau_log_sigma", alpha=priors.log_sigma_sd[0], beta=priors.log_sigma_sd[1]
             )
             log_sigma = pm.Normal("log_sigma", mls, tls, dims="curve")
-        sigma = pt.exp(log_sigma)
         mean = law.log_mean(x, params, PYTENSOR_OPS)
 
-        if aggregate:
+        if aggregate and not observed_rvs:
+            k = pm.Data("point_k", data.point_k.astype(float), dims="point")
+            ybar = pm.Data("log_error_mean_data", data.point_ybar, dims="point")
+            ss = pm.Data("log_error_ss_data", data.point_ss, dims="point")
+            ls = log_sigma[pc]
+            pm.Potential(
+                "log_error_loglik",
+                pt.sum(-k * ls - 0.5 * (k * pt.square(ybar - mean) + ss) * pt.exp(-2.0 * ls)),
+            )
+        elif aggregate:
+            sigma = pt.exp(log_sigma)
             k = pm.Data("point_k", data.point_k.astype(float), dims="point")
             ybar = pm.Data("log_error_mean_data", data.point_ybar, dims="point")
             pm.Normal("log_error_mean", mean, sigma[pc] / pt.sqrt(k), observed=ybar, dims="point")
@@ -183,6 +205,7 @@ def build_pymc_model(
                     dims="point_ss",
                 )
         else:
+            sigma = pt.exp(log_sigma)
             op = pm.Data("obs_point", data.obs_point, dims="obs")
             oc = pm.Data("obs_curve", data.point_curve[data.obs_point], dims="obs")
             y = pm.Data("log_error_data", data.obs_y, dims="obs")
@@ -196,7 +219,137 @@ def build_pymc_model(
     return model
 
 
-# ---------------------------------------------------------------------------- helpers
+def _weight_data(centring: Mapping[str, np.ndarray], data: CurveData) -> dict[str, np.ndarray]:
+    """Return the centring weights keyed by the model's data containers."""
+    out = {"centring_weight": centring["curve"]} if data.n_curves > 1 else {}
+    for g in data.groups:
+        out[f"centring_weight_{g.column}"] = centring[g.column]
+    return out
+
+
+def latent_to_theta(
+    post: xr.Dataset, data: CurveData, P: Sequence[str], centring: Mapping[str, np.ndarray]
+) -> xr.Dataset:
+    """Curve parameters ``theta`` and group effects from the sampled (latent) variables.
+
+    The NumPy twin of the transformation inside :func:`build_pymc_model` (same centring
+    weights), applied to draws (``post`` has ``chain`` and ``draw`` dimensions) so the
+    graph need not carry them.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``theta`` (``chain, draw, curve, param``) and ``effect_<column>`` (``chain, draw,
+        <column>, param``) per grouping column; just ``theta`` for a single curve.
+
+    """
+    P = list(P)
+    if "mu" not in post:  # single curve: theta is sampled directly
+        return xr.Dataset({"theta": post["theta"].transpose("chain", "draw", "curve", "param")})
+    lin = post["mu"].transpose("chain", "draw", "param").values[:, :, None, :]
+    out: dict[str, Any] = {}
+    for g in data.groups:
+        w = np.asarray(centring.get(g.column, np.zeros(len(P))), dtype=float)
+        tau = post[f"tau_{g.column}"].transpose("chain", "draw", "param").values
+        z = post[f"z_{g.column}"].transpose("chain", "draw", g.column, "param").values
+        effect = (tau ** (1.0 - w))[:, :, None, :] * z
+        out[f"effect_{g.column}"] = (("chain", "draw", g.column, "param"), effect)
+        lin = lin + effect[:, :, g.curve_index, :]
+    w = np.asarray(centring.get("curve", np.zeros((data.n_curves, len(P)))), dtype=float)
+    tau_c = post["tau_curve"].transpose("chain", "draw", "param").values[:, :, None, :]
+    raw = post["theta_raw"].transpose("chain", "draw", "curve", "param").values
+    out["theta"] = (("chain", "draw", "curve", "param"), lin + tau_c ** (1.0 - w) * (raw - w * lin))
+    coords = {"curve": data.curve_ids, "param": P}
+    for g in data.groups:
+        coords[g.column] = g.levels
+    return xr.Dataset(out, coords=coords)
+
+
+def _paule_mandel(resid2: np.ndarray, var: np.ndarray, dof: float, upper: float) -> float:
+    """Between-unit variance ``t`` solving ``sum resid^2 / (var + t) = dof`` (0 if none).
+
+    The Paule-Mandel moment estimator of a random-effects variance with known, unequal
+    sampling variances ``var``; bisection on ``[0, upper]``.
+    """
+    if dof <= 0 or resid2.size == 0:
+        return 0.0
+
+    def excess(t: float) -> float:
+        return float(np.sum(resid2 / (var + t))) - dof
+
+    if excess(0.0) <= 0.0:
+        return 0.0
+    if excess(upper) >= 0.0:
+        return upper
+    lo, hi = 0.0, upper
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if excess(mid) > 0.0 else (lo, mid)
+    return 0.5 * (lo + hi)
+
+
+def centring_weights(
+    theta: np.ndarray,
+    se: np.ndarray,
+    groups: Sequence[GroupSpec],
+    *,
+    max_sd: float,
+    iterations: int = 25,
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Partial-centring weights from per-curve estimates (empirical Bayes).
+
+    Each parameter column of ``theta`` (curves x parameters, with standard errors ``se``)
+    is decomposed into a population mean, additive group effects and a curve residual by
+    precision-weighted backfitting; the curve-level and group-level variances are
+    Paule-Mandel moment estimates (curves with huge ``se`` barely count). A curve's
+    weight is ``tau^2 / (tau^2 + se^2)``: near 1 where its data pin the parameter down
+    more tightly than the hierarchy does (centred), near 0 where they do not
+    (non-centred). A grouping column's weight for a parameter is the mean over its levels
+    of ``tau_g^2 / (tau_g^2 + v_l)``, ``v_l`` the sampling variance of the level's effect.
+
+    Returns
+    -------
+    weights : dict
+        ``"curve"``: ``(curve, param)`` array; each group column: ``(param,)`` array.
+    tau_curve : numpy.ndarray
+        Estimated curve-level standard deviation per parameter.
+
+    """
+    n, k = theta.shape
+    var = se**2
+    upper = max_sd**2
+    tau_c2 = np.full(k, min(0.25, upper))
+    tau_g2 = {g.column: np.full(k, min(0.25, upper)) for g in groups}
+    effects = {g.column: np.zeros((len(g.levels), k)) for g in groups}
+    level_var = {g.column: np.zeros((len(g.levels), k)) for g in groups}
+    dof = n - 1 - sum(len(g.levels) - 1 for g in groups)
+    for _ in range(iterations):
+        omega = 1.0 / (var + tau_c2[None, :])
+        total = sum((effects[g.column][g.curve_index] for g in groups), np.zeros_like(theta))
+        mu = (omega * (theta - total)).sum(axis=0) / omega.sum(axis=0)
+        for g in groups:
+            others = total - effects[g.column][g.curve_index]
+            r = theta - mu - others
+            num = np.zeros((len(g.levels), k))
+            den = np.zeros((len(g.levels), k))
+            np.add.at(num, g.curve_index, omega * r)
+            np.add.at(den, g.curve_index, omega)
+            eff = num / den
+            eff -= eff.mean(axis=0)
+            level_var[g.column] = 1.0 / den
+            total = others + eff[g.curve_index]
+            effects[g.column] = eff
+        resid = theta - mu - total
+        for j in range(k):
+            tau_c2[j] = _paule_mandel(resid[:, j] ** 2, var[:, j], max(dof, 0), upper)
+            for g in groups:
+                e, v = effects[g.column][:, j], level_var[g.column][:, j]
+                tau_g2[g.column][j] = _paule_mandel(e**2, v, len(g.levels) - 1, upper)
+    weights = {"curve": tau_c2[None, :] / (tau_c2[None, :] + var)}
+    for g in groups:
+        w = tau_g2[g.column][None, :] / (tau_g2[g.column][None, :] + level_var[g.column])
+        weights[g.column] = w.mean(axis=0)
+    return weights, np.sqrt(tau_c2)
 
 
 def _sd_rv(name: str, scale: float, priors: Priors) -> Any:
@@ -282,29 +435,28 @@ class ScalingLawModel(FittedState):
     init : {"least_squares", "default"}
         Start every chain's curve parameters at the per-curve least-squares fit, or use the
         sampler's default initialisation.
-    centring : {"noncentred", "auto", "centred"}
+    centring : {"auto", "noncentred", "centred"}
         Parameterisation of the curve-level deviations and group effects (the posterior is
-        the same, only the sampler's geometry changes). ``"noncentred"`` (default) is the
-        most robust. ``"auto"`` partially
-        centres each curve parameter with weight ``w = tau^2 / (tau^2 + se^2)`` from the
-        per-curve least-squares standard error ``se`` and the between-curve spread ``tau``
-        (Papaspiliopoulos et al. 2007), and each group effect likewise: centred where the
-        data pin a parameter down (the error at ``n_ref``), non-centred where they do not (a
+        the same, only the sampler's geometry changes). ``"auto"`` (default) partially
+        centres each curve parameter with weight ``w = tau^2 / (tau^2 + se^2)``
+        (Papaspiliopoulos et al. 2007) from the per-curve least-squares standard error
+        ``se`` and a Paule-Mandel estimate of the between-curve spread ``tau``
+        (:func:`centring_weights`), and each group effect likewise: centred where the data
+        pin a parameter down (the error at ``n_ref``), non-centred where they do not (a
         flat curve's gap fraction, which least squares leaves at a bound: ``se = inf``).
         When the group effects leave fewer than :data:`MIN_RESIDUAL_DOF` residual degrees of
         freedom, a curve's own deviation is not identified apart from its groups' and the
-        curve level is sampled non-centred. ``"centred"`` fixes every weight at 1. With
-        the boundary-avoiding spread priors (``Priors(sd_family="gamma")``), ``"auto"``
-        takes 4.7x fewer leapfrog steps than ``"noncentred"`` on the 18-curve benchmark and
-        fits it 2.5x faster in wall time, at about the same ESS per second
-        (benchmarks/README.md); not the default because it left a single divergence in one
-        run of the default-settings recovery test.
-    target_accept : float
-        NUTS target acceptance rate (default :data:`DEFAULT_TARGET_ACCEPT`); higher means
-        smaller steps and fewer divergences on the curved ridges of weakly identified
-        curves, at the price of longer sampling. 0.99 because 0.95 and 0.97 still leave an
-        occasional single divergence (on the bundled real curves and on some simulated
-        sets) that 0.99 removes, for about 2x the sampling time (benchmarks/README.md).
+        curve level is sampled non-centred. ``"noncentred"`` fixes every weight at 0,
+        ``"centred"`` at 1.
+    target_accept : float or "auto"
+        NUTS target acceptance rate. ``"auto"`` (default, :data:`AUTO_TARGET_ACCEPT`):
+        sample at 0.95; if that run has any divergent transition, sample again (same
+        compiled model, same seed) at 0.99 and, when ``centring="auto"``, fully
+        non-centred, the slowest but most robust setting; the convergence report says so
+        (``convergence.note``; ``target_accept_`` and ``centring_used_`` hold what was
+        kept). A number fixes the rate (one run, no fallback). On well-identified curves
+        the first run is kept (about 13 s for 18 curves on 2 cores, benchmarks/README.md);
+        flat or partly identified curves often take the fallback (about 3x longer).
     sampler_kwargs : dict, optional
         Other keyword arguments of the sampler (``target_accept`` here overrides the
         argument above).
@@ -338,8 +490,8 @@ class ScalingLawModel(FittedState):
         chains: int = 4,
         cores: int | None = None,
         init: Literal["least_squares", "default"] = "least_squares",
-        centring: Literal["auto", "centred", "noncentred"] = "noncentred",
-        target_accept: float = DEFAULT_TARGET_ACCEPT,
+        centring: Literal["auto", "centred", "noncentred"] = "auto",
+        target_accept: float | Literal["auto"] = DEFAULT_TARGET_ACCEPT,
         sampler_kwargs: Mapping[str, Any] | None = None,
         random_seed: int | None = None,
         check_convergence: bool = True,
@@ -430,10 +582,15 @@ class ScalingLawModel(FittedState):
             raise BayesScalingError(
                 f"init must be 'least_squares' or 'default', got {self.init!r}."
             )
-        if not 0.5 <= float(self.target_accept) < 1.0:
-            raise BayesScalingError(
-                f"target_accept must be in [0.5, 1), got {self.target_accept!r}."
-            )
+        if self.target_accept != "auto":
+            try:
+                ok = 0.5 <= float(self.target_accept) < 1.0
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise BayesScalingError(
+                    f"target_accept must be 'auto' or in [0.5, 1), got {self.target_accept!r}."
+                )
         if self.centring not in ("auto", "centred", "noncentred"):
             raise BayesScalingError(
                 f"centring must be 'auto', 'centred' or 'noncentred', got {self.centring!r}."
@@ -449,14 +606,14 @@ class ScalingLawModel(FittedState):
         """Validate ``curves`` and return the PyMC model (no sampling)."""
         law, priors, likelihood, aggregate = self._resolved()
         data = curves if isinstance(curves, CurveData) else self.prepare_data(curves)
-        weight, _ = self._start(data, law, priors)
+        centring, _ = self._start(data, law, priors)
         return build_pymc_model(
             data,
             law=law,
             priors=priors,
             likelihood=likelihood,
             aggregate=aggregate,
-            centring_weight=weight,
+            centring=centring,
         )
 
     def _cache_key(self, data: CurveData) -> tuple:
@@ -472,12 +629,20 @@ class ScalingLawModel(FittedState):
         )
 
     def _start(
-        self, data: CurveData, law: ScalingLaw, priors: Priors
+        self, data: CurveData, law: ScalingLaw, priors: Priors, centring: str | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """Centring weights (see :func:`build_pymc_model`) and least-squares start values."""
+        """Centring weights (see :func:`build_pymc_model`) and least-squares start values.
+
+        ``centring="auto"`` takes the weights from :func:`centring_weights` on the
+        per-curve least-squares fit; when the group effects leave fewer than
+        :data:`MIN_RESIDUAL_DOF` residual degrees of freedom the curve level is
+        non-centred (a curve's own deviation is then not identified apart from its
+        groups', however precise the curve). ``centring`` overrides the setting.
+        """
         P = list(law.pooled)
-        need_ls = self.init == "least_squares" or self.centring == "auto"
-        fill = 0.0 if self.centring == "noncentred" else 1.0
+        centring = self.centring if centring is None else centring
+        need_ls = self.init == "least_squares" or centring == "auto"
+        fill = 0.0 if centring == "noncentred" else 1.0
         weights: dict[str, np.ndarray] = {"curve": np.full((data.n_curves, len(P)), fill)}
         for g in data.groups:
             weights[g.column] = np.full(len(P), fill)
@@ -499,41 +664,16 @@ class ScalingLawModel(FittedState):
         if data.n_curves == 1:
             return weights, {"theta": theta, "log_sigma": log_sigma}
 
-        # additive group means by backfitting; what is left is the curve-level spread
-        resid = theta - theta.mean(axis=0)
-        level_means: dict[str, np.ndarray] = {
-            g.column: np.zeros((len(g.levels), len(P))) for g in data.groups
-        }
-        for _ in range(20):
-            for g in data.groups:
-                means = np.zeros((len(g.levels), len(P)))
-                np.add.at(means, g.curve_index, resid)
-                means /= np.bincount(g.curve_index, minlength=len(g.levels))[:, None]
-                level_means[g.column] += means
-                resid = resid - means[g.curve_index]
-        se2 = np.median(se**2, axis=0)
-        resid_dof = data.n_curves - sum(len(g.levels) - 1 for g in data.groups) - 1
-        n_eff = max(resid_dof, 1)
-        var = (resid**2).sum(axis=0) / n_eff - se2
-        tau = np.clip(np.sqrt(np.clip(var, 0.0, None)), 0.05, 2.0 * priors.curve_sd)
-        if self.centring == "auto":
-            weights["curve"] = tau[None, :] ** 2 / (tau[None, :] ** 2 + se**2)
+        auto, tau = centring_weights(theta, se, data.groups, max_sd=2.0 * priors.curve_sd)
+        if centring == "auto":
+            weights = auto
+            resid_dof = data.n_curves - sum(len(g.levels) - 1 for g in data.groups) - 1
             if resid_dof < MIN_RESIDUAL_DOF:
-                # the group effects leave (almost) nothing to tell a curve's own deviation
-                # from its groups': the deviation is not identified separately however
-                # precise the curve, so it is sampled non-centred
                 weights["curve"][:] = 0.0
-            for g in data.groups:
-                m = level_means[g.column]
-                per_level = data.n_curves / len(g.levels)
-                noise = (tau**2 + se2) / per_level
-                tau_g2 = np.clip(
-                    (m**2).sum(axis=0) / max(len(g.levels) - 1, 1) - noise, 0.05**2, None
-                )
-                weights[g.column] = tau_g2 / (tau_g2 + noise)
-        weight = weights["curve"]
+        tau = np.maximum(tau, 0.05)  # a start strictly inside the support
+        w = weights["curve"]
         mu = theta.mean(axis=0)
-        raw = weight * mu + tau[None, :] ** (weight - 1.0) * (theta - mu)
+        raw = w * mu + tau[None, :] ** (w - 1.0) * (theta - mu)
         init: dict[str, np.ndarray] = {
             "mu": mu,
             "tau_curve": tau,
@@ -557,48 +697,84 @@ class ScalingLawModel(FittedState):
             Invalid settings (law, likelihood, sampler, groups, ...).
 
         """
+        import pymc as pm
+
         law, priors, likelihood, aggregate = self._resolved()
         check_sampler(self.sampler)
         data = self.prepare_data(curves)
-        weight, start = self._start(data, law, priors)
+        centring, start = self._start(data, law, priors)
         model = build_pymc_model(
             data,
             law=law,
             priors=priors,
             likelihood=likelihood,
             aggregate=aggregate,
-            centring_weight=weight,
+            centring=centring,
         )
         seed = self.random_seed
         if seed is None:
             seed = int(np.random.SeedSequence().generate_state(1)[0])
         ss = np.random.SeedSequence(seed)
         sample_seed, predict_seed = ss.spawn(2)
-        init = start if self.init == "least_squares" else None
-        trace = sample_model(
-            model,
-            sampler=self.sampler,
-            draws=self.draws,
-            tune=self.tune,
-            chains=self.chains,
-            cores=self.cores,
-            random_seed=sample_seed,
-            initial_values=init,
-            cache_key=self._cache_key(data),
-            sampler_kwargs={
-                "target_accept": float(self.target_accept),
-                **dict(self.sampler_kwargs or {}),
-            },
-        )
+        kwargs = dict(self.sampler_kwargs or {})
+        attempts = self._attempts(kwargs)
+        notes = []
+        for i, (setting, rate) in enumerate(attempts):
+            if setting != self.centring:  # the fallback: new weights, same compiled graph
+                centring, start = self._start(data, law, priors, centring=setting)
+                pm.set_data(_weight_data(centring, data), model=model)
+            trace = sample_model(
+                model,
+                sampler=self.sampler,
+                draws=self.draws,
+                tune=self.tune,
+                chains=self.chains,
+                cores=self.cores,
+                random_seed=sample_seed,
+                initial_values=start if self.init == "least_squares" else None,
+                cache_key=self._cache_key(data),
+                sampler_kwargs={"target_accept": rate, **kwargs},
+            )
+            n_div = int(trace["sample_stats"]["diverging"].sum())
+            if n_div == 0 or i == len(attempts) - 1:
+                break
+            nxt, nxt_rate = attempts[i + 1]
+            how = f"at target_accept {nxt_rate:g}" + (
+                f" with centring='{nxt}'" if nxt != setting else ""
+            )
+            notes.append(
+                f"{n_div} divergent transitions at target_accept {rate:g} "
+                f"(centring='{setting}'), so the fit was sampled again {how}"
+            )
+        self.centring_used_ = setting
+        self.target_accept_ = rate
         self.data_ = data
         self.model_ = model
         self.random_seed_ = int(seed)
         self._predict_seed = int(predict_seed.generate_state(1)[0])
-        self.idata_ = self._assemble(trace, data, law, likelihood)
+        self.idata_ = self._assemble(trace, data, law, likelihood, centring)
+        self.idata_.attrs["target_accept_used"] = float(rate)
+        self.idata_.attrs["centring_used"] = setting
+        self.idata_.attrs["sampling_note"] = "; ".join(notes)
         self.convergence_ = ConvergenceReport.from_idata(self.idata_)
         if self.check_convergence:
             self.convergence_.warn(stacklevel=2)
         return self
+
+    def _attempts(self, kwargs: dict[str, Any]) -> list[tuple[str, float]]:
+        """Return the ``(centring, target_accept)`` settings :meth:`fit` tries, in order.
+
+        Pops ``target_accept`` from ``kwargs`` (``sampler_kwargs`` overrides the argument).
+        ``target_accept="auto"``: :data:`AUTO_TARGET_ACCEPT`, the second attempt (only after
+        a divergence) non-centred when the first was ``"auto"``.
+        """
+        if "target_accept" in kwargs:
+            return [(self.centring, float(kwargs.pop("target_accept")))]
+        if self.target_accept != "auto":
+            return [(self.centring, float(self.target_accept))]
+        first, second = AUTO_TARGET_ACCEPT
+        fallback = "noncentred" if self.centring == "auto" else self.centring
+        return [(self.centring, first), (fallback, second)]
 
     # ------------------------------------------------------------------ post-processing
     def _posterior_params(self, post: xr.Dataset, law: ScalingLaw) -> dict[str, np.ndarray]:
@@ -649,9 +825,15 @@ class ScalingLawModel(FittedState):
         return np.add.reduceat(ll_obs[..., order], starts, axis=-1)
 
     def _assemble(
-        self, trace: xr.DataTree, data: CurveData, law: ScalingLaw, likelihood: str
+        self,
+        trace: xr.DataTree,
+        data: CurveData,
+        law: ScalingLaw,
+        likelihood: str,
+        centring: Mapping[str, np.ndarray],
     ) -> xr.DataTree:
         post = trace["posterior"].to_dataset()
+        post = xr.merge([post, latent_to_theta(post, data, law.pooled, centring)])
         post = xr.merge([post, self._derived(post, data, law)], compat="override")
         point_coords = {
             "point": np.arange(data.n_points),
@@ -1178,13 +1360,23 @@ class ScalingLawModel(FittedState):
         """
         import pymc as pm
 
-        law, _, _, _ = self._resolved()
+        law, priors, likelihood, aggregate = self._resolved()
         data = self.prepare_data(curves)
-        model = self.build_model(data)
+        centring, _ = self._start(data, law, priors)
+        model = build_pymc_model(
+            data,
+            law=law,
+            priors=priors,
+            likelihood=likelihood,
+            aggregate=aggregate,
+            centring=centring,
+            observed_rvs=True,
+        )
         seed = self.random_seed if random_seed is None else random_seed
         with model:
             dt = pm.sample_prior_predictive(draws=draws, random_seed=seed)
         prior = dt["prior"].to_dataset()
+        prior = xr.merge([prior, latent_to_theta(prior, data, law.pooled, centring)])
         prior = xr.merge([prior, self._derived(prior, data, law)], compat="override")
         out = {"prior": prior, "prior_predictive": dt["prior_predictive"].to_dataset()}
         if "observed_data" in dt.children:

@@ -197,5 +197,7 @@ def load_model(path: str | os.PathLike[str], cls: type[ScalingLawModel] | None =
     model.random_seed_ = seed
     model._predict_seed = predict_seed
     model.idata_ = dt
+    model.target_accept_ = float(attrs.get("target_accept_used", float("nan")))
+    model.centring_used_ = str(attrs.get("centring_used", model.centring))
     model.convergence_ = ConvergenceReport.from_idata(dt)
     return model

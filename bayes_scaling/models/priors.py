@@ -15,8 +15,8 @@ Each curve ``c`` has three curve-level parameters (see :mod:`bayes_scaling.model
 so that ``C = g e_ref`` and ``D = (1 - g) e_ref n_ref^alpha`` (for ``law="power"`` there is
 no gap and ``logit_gap`` is absent). Each parameter vector is ``mu + sum_j effect_j[level]
 + curve residual``; the effects of grouping column ``j`` are zero-sum normals with scale
-``tau_j``, the curve residual is normal with scale ``tau_curve`` (both sampled non-centred by
-default, see ``ScalingLawModel(centring=...)``). Observation noise on the log scale is per
+``tau_j``, the curve residual is normal with scale ``tau_curve`` (both sampled partially
+centred by default, see ``ScalingLawModel(centring=...)``). Observation noise on the log scale is per
 curve:
 ``log sigma_c ~ Normal(mu_log_sigma, tau_log_sigma)``.
 
@@ -29,8 +29,8 @@ parameter           prior                       meaning / 90 % prior range
 mu[log_e_ref]       Normal(log 0.5, 1.0)        e_ref in about [0.10, 2.6]
 mu[logit_gap]       Normal(0, 1.5)              gap fraction g in about [0.08, 0.92]
 mu[log_alpha]       Normal(log 0.5, 0.75)       alpha in about [0.15, 1.7]
-tau_<group>         HalfNormal(0.5)             spread of a group's effects (log/logit)
-tau_curve           HalfNormal(0.5)             curve-to-curve spread within groups
+tau_<group>         Gamma(2, 4) (mean 0.5)      spread of a group's effects: [0.09, 1.2]
+tau_curve           Gamma(2, 4) (mean 0.5)      curve-to-curve spread within groups
 mu_log_sigma        Normal(log 0.1, 1.0)        typical seed-to-seed log-error noise
 tau_log_sigma       Gamma(2, 4)                 spread of log sigma across curves (mode 0.25)
 nu (StudentT)       Gamma(2, 0.1)               tail weight of the StudentT likelihood
@@ -45,14 +45,14 @@ is large) the prior predictive puts much mass on errors far above the target's s
 deviation. The data dominate these directions in practice, but the prior is weaker there
 than it needs to be.
 
-``Priors(sd_family="gamma")`` replaces the HalfNormal priors of ``tau_<group>`` and
-``tau_curve`` by boundary-avoiding ``Gamma(2, 2 / scale)`` priors with mean ``scale``
-(:data:`SD_PRIOR_SHAPE`; Chung et al. 2013): their density vanishes at zero, so little mass
-sits where a spread collapses to zero and the sampler rarely enters the funnel there. With
-``ScalingLawModel(centring="auto")`` that is 2.5x faster on the 18-curve benchmark
-(benchmarks/README.md), but not the default: it left a single divergence in one run of the
-default-settings recovery test. With mean 0.5 the Gamma's 90 % range is about [0.09, 1.2]
-(HalfNormal(0.5): upper 90 % point 0.82).
+The spreads ``tau_<group>`` and ``tau_curve`` have boundary-avoiding ``Gamma(2, 2 / scale)``
+priors with mean ``scale`` (``sd_family="gamma"``, the default; :data:`SD_PRIOR_SHAPE`;
+Chung et al. 2013): their density vanishes at zero, so little mass sits where a spread
+collapses to zero and the sampler rarely enters the funnel there (with few levels, e.g.
+three databases, the data cannot tell a spread from zero and a HalfNormal leaves the
+sampler in that funnel). With mean 0.5 the Gamma's 90 % range is about [0.09, 1.2].
+``Priors(sd_family="halfnormal")`` restores ``HalfNormal(scale)`` priors (upper 90 % point
+0.82 for scale 0.5), the earlier default.
 
 ``tau_log_sigma`` has a boundary-avoiding Gamma prior so the (centred) noise hierarchy has no
 funnel at zero; with several seeds per point the noise of each curve is well identified and
@@ -89,9 +89,9 @@ CURVE_PARAMS: tuple[str, ...] = ("log_e_ref", "logit_gap", "log_alpha")
 class Priors:
     """Hyper-parameters of the priors (normalised error scale, natural logs).
 
-    Every ``(mu, sigma)`` pair is a Normal location and scale; ``*_sd`` fields are the
-    scales of HalfNormal priors on standard deviations (prior means with
-    ``sd_family="gamma"``).
+    Every ``(mu, sigma)`` pair is a Normal location and scale; ``group_sd`` and
+    ``curve_sd`` are the means of the Gamma priors on the hierarchy's standard deviations
+    (the scales with ``sd_family="halfnormal"``).
 
     Parameters
     ----------
@@ -105,9 +105,9 @@ class Priors:
         Scale of the prior of every group-effect standard deviation ``tau_<group>``.
     curve_sd : float
         Scale of the prior of the curve-level standard deviation ``tau_curve``.
-    sd_family : {"halfnormal", "gamma"}
-        Family of the ``tau_<group>`` and ``tau_curve`` priors: ``HalfNormal(scale)``
-        (default) or the boundary-avoiding ``Gamma(2, 2 / scale)`` (mean ``scale``).
+    sd_family : {"gamma", "halfnormal"}
+        Family of the ``tau_<group>`` and ``tau_curve`` priors: the boundary-avoiding
+        ``Gamma(2, 2 / scale)`` (mean ``scale``; default) or ``HalfNormal(scale)``.
     log_sigma : tuple of float
         Normal prior on ``mu_log_sigma`` (log of the seed-to-seed noise on the log scale).
     log_sigma_sd : tuple of float
@@ -139,7 +139,7 @@ class Priors:
     nu: tuple[float, float] = (2.0, 0.1)
     delta_log_alpha_sd: float = 0.5
     log_break_sd_factor: float = 0.5
-    sd_family: str = "halfnormal"
+    sd_family: str = "gamma"
 
     def __post_init__(self) -> None:
         for name in ("log_e_ref", "logit_gap", "log_alpha", "log_sigma", "log_sigma_sd", "nu"):

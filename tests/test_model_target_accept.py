@@ -1,0 +1,90 @@
+"""``target_accept="auto"``: sample at 0.95, sample again at 0.99 after any divergence."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from _model_fits import single_curve, standard_curves
+
+import bayes_scaling.models.hierarchical as hierarchical
+from bayes_scaling.models import ScalingLawModel
+from bayes_scaling.models.hierarchical import AUTO_TARGET_ACCEPT
+
+WEIGHTS: list = []
+SMALL = {"draws": 50, "tune": 50, "chains": 1, "random_seed": 3, "check_convergence": False}
+
+
+def _recording(monkeypatch, divergences: dict[float, int]) -> list[float]:
+    """Patch the sampler: record each call's target_accept, fake divergences per rate."""
+    calls: list[float] = []
+    real = hierarchical.sample_model
+
+    def fake(model, **kwargs):
+        rate = kwargs["sampler_kwargs"]["target_accept"]
+        calls.append(rate)
+        names = [v.name for v in model.data_vars if v.name.startswith("centring_weight")]
+        if names:
+            WEIGHTS.append(np.concatenate([model[n].get_value().ravel() for n in names]))
+        trace = real(model, **kwargs)
+        div = trace["sample_stats"]["diverging"]
+        div.values[:] = False
+        div.values.flat[: divergences.get(rate, 0)] = True
+        return trace
+
+    monkeypatch.setattr(hierarchical, "sample_model", fake)
+    return calls
+
+
+def test_divergences_trigger_one_refit_at_the_higher_rate(monkeypatch):
+    calls = _recording(monkeypatch, {AUTO_TARGET_ACCEPT[0]: 3})
+    model = ScalingLawModel(**SMALL).fit(single_curve())
+    assert calls == list(AUTO_TARGET_ACCEPT)
+    assert model.target_accept_ == AUTO_TARGET_ACCEPT[1]
+    assert model.convergence.divergences == 0
+    note = model.convergence.note
+    assert "3 divergent transitions at target_accept 0.95 (centring='auto')" in note
+    assert "sampled again at target_accept 0.99 with centring='noncentred'" in note
+    assert model.centring_used_ == "noncentred"
+    assert model.idata.attrs["centring_used"] == "noncentred"
+    assert note in model.convergence.message
+    assert model.idata.attrs["target_accept_used"] == AUTO_TARGET_ACCEPT[1]
+
+
+def test_no_divergence_no_refit(monkeypatch):
+    calls = _recording(monkeypatch, {})
+    model = ScalingLawModel(**SMALL).fit(single_curve())
+    assert calls == [AUTO_TARGET_ACCEPT[0]]
+    assert model.target_accept_ == AUTO_TARGET_ACCEPT[0] and model.convergence.note == ""
+
+
+def test_divergences_left_after_the_refit_are_reported(monkeypatch):
+    calls = _recording(monkeypatch, {0.95: 4, 0.99: 2})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = ScalingLawModel(**{**SMALL, "check_convergence": True}).fit(single_curve())
+    assert calls == [0.95, 0.99]
+    assert model.convergence.divergences == 2 and not model.convergence.ok
+    assert "DID NOT CONVERGE" in model.convergence.message
+
+
+@pytest.mark.parametrize(
+    "settings", [{"target_accept": 0.9}, {"sampler_kwargs": {"target_accept": 0.85}}]
+)
+def test_a_fixed_rate_is_never_raised(monkeypatch, settings):
+    calls = _recording(monkeypatch, {0.9: 5, 0.85: 5})
+    model = ScalingLawModel(**{**SMALL, **settings}).fit(single_curve())
+    assert len(calls) == 1 and calls[0] in (0.9, 0.85)
+    assert model.convergence.divergences == 5
+
+
+def test_the_fallback_samples_the_same_graph_non_centred(monkeypatch):
+    WEIGHTS.clear()
+    _recording(monkeypatch, {AUTO_TARGET_ACCEPT[0]: 1})
+    model = ScalingLawModel(**SMALL).fit(standard_curves())
+    first, second = WEIGHTS
+    assert (first > 0).any() and (second == 0).all()
+    # the stored theta uses the weights of the attempt that was kept
+    assert np.isfinite(model.idata["posterior"]["theta"].values).all()
+    assert model.centring_used_ == "noncentred"
