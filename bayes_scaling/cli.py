@@ -161,7 +161,7 @@ def fit(
     law: Annotated[str, typer.Option(help="power_gap | power | broken_power")] = "power_gap",
     sampler: Annotated[str, typer.Option(help="nutpie | pymc | numpyro")] = "nutpie",
     draws: Annotated[int, typer.Option(help="Posterior draws per chain.")] = 1000,
-    tune: Annotated[int, typer.Option(help="Tuning steps per chain.")] = 1000,
+    tune: Annotated[int, typer.Option(help="Tuning steps per chain.")] = 500,
     chains: Annotated[int, typer.Option(help="Chains.")] = 4,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 20250146,
 ) -> None:
@@ -316,7 +316,7 @@ def demo(
     t0 = time.perf_counter()
     try:
         res = run_pipeline(
-            curves or BUNDLED_CURVES, out=out, draws=draws, tune=draws, chains=chains
+            curves or BUNDLED_CURVES, out=out, draws=draws, chains=chains
         )
     except BayesScalingError as exc:
         _fail(exc)

@@ -291,7 +291,7 @@ def run_pipeline(
     metric: str = "mae",
     groups: tuple[str, ...] | None = None,
     draws: int = 1000,
-    tune: int = 1000,
+    tune: int | None = None,
     chains: int = 4,
     sampler: str = "nutpie",
     random_seed: int = DEFAULT_SEED,
@@ -309,7 +309,8 @@ def run_pipeline(
     metric : str
         Which metric rows to model (``mae`` or ``rmse``; normalised by ``target_scale``).
     groups, draws, tune, chains, sampler, random_seed
-        Passed to :class:`bayes_scaling.models.ScalingLawModel`.
+        Passed to :class:`bayes_scaling.models.ScalingLawModel` (``tune=None``: each
+        model's own default, 500 tuning steps for it and 1000 for the surface model).
     prob : float
         Probability for "n needed so that P(error <= target) >= prob".
     surface : bool
@@ -330,9 +331,9 @@ def run_pipeline(
         groups=None if groups is None else list(groups),
         sampler=sampler,
         draws=draws,
-        tune=tune,
         chains=chains,
         random_seed=random_seed,
+        **({} if tune is None else {"tune": tune}),
     ).fit(table)
     fit_path = out / "fit.nc"
     model.save(fit_path)
@@ -343,7 +344,7 @@ def run_pipeline(
     if surf_table is not None:
         fitted = fit_surfaces(
             surf_table, sampler=sampler, chains=chains, random_seed=random_seed,
-            draws=max(draws // 2, 100), tune=tune,
+            draws=max(draws // 2, 100), **({} if tune is None else {"tune": tune}),
         )  # fmt: skip
         for form, sm in fitted.items():
             sm.save(out / f"surface_{form}.nc")

@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/backtest.py                    # draws = tune = 1000, 4 chains
+    .venv/bin/python benchmarks/backtest.py                    # package defaults, 4 chains
     .venv/bin/python benchmarks/backtest.py --quick            # draws = tune = 300
     .venv/bin/python benchmarks/backtest.py --n-factor 8       # keep n <= n_max / 8 instead
 
@@ -88,7 +88,8 @@ def main() -> None:
                     help="keep n <= n_max / F instead of --keep-frac")
     ap.add_argument("--quick", action="store_true", help="draws = tune = 300 (smoke run)")
     ap.add_argument("--draws", type=int, default=None, help="draws per chain (default 1000)")
-    ap.add_argument("--tune", type=int, default=None, help="tuning steps per chain (default 1000)")
+    ap.add_argument("--tune", type=int, default=None,
+                    help="tuning steps per chain (default: the package default, 500)")
     ap.add_argument("--chains", type=int, default=4)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--sd-family", choices=("halfnormal", "gamma"), default=None,
@@ -100,7 +101,8 @@ def main() -> None:
     args = ap.parse_args()
     default = 300 if args.quick else 1000
     args.draws = args.draws or default
-    args.tune = args.tune if args.tune is not None else default
+    if args.quick and args.tune is None:
+        args.tune = default
 
     # the learning curves in n at the full experimental split (the (n, m) surface rows
     # are for SurfaceModel; see bayes_scaling.pipeline.select_curves)
@@ -121,7 +123,8 @@ def main() -> None:
     extra = {k: v for k, v in (("centring", args.centring),
                                ("target_accept", args.target_accept),
                                ("priors", sd_priors)) if v is not None}
-    model = ScalingLawModel(draws=args.draws, tune=args.tune, chains=args.chains,
+    model = ScalingLawModel(draws=args.draws, chains=args.chains,
+                            **({} if args.tune is None else {"tune": args.tune}),
                             random_seed=args.seed, **extra)
     settings = model.get_params()
     print("model: ScalingLawModel(" + ", ".join(

@@ -429,7 +429,8 @@ class ScalingLawModel(FittedState):
     sampler : {"nutpie", "pymc", "numpyro"}
         NUTS backend (:mod:`bayes_scaling.models.samplers`).
     draws, tune, chains : int
-        Posterior draws per chain, warm-up steps per chain, chains.
+        Posterior draws per chain (1000), warm-up steps per chain (500: nutpie's mass-matrix
+        adaptation needs far fewer than PyMC's 1000; its own default is 300), chains (4).
     cores : int, optional
         Parallel chains (default: ``min(chains, cpu count)``).
     init : {"least_squares", "default"}
@@ -486,7 +487,7 @@ class ScalingLawModel(FittedState):
         aggregate: bool | None = None,
         sampler: str = "nutpie",
         draws: int = 1000,
-        tune: int = 1000,
+        tune: int = 500,
         chains: int = 4,
         cores: int | None = None,
         init: Literal["least_squares", "default"] = "least_squares",

@@ -16,9 +16,8 @@ so that ``C = g e_ref`` and ``D = (1 - g) e_ref n_ref^alpha`` (for ``law="power"
 no gap and ``logit_gap`` is absent). Each parameter vector is ``mu + sum_j effect_j[level]
 + curve residual``; the effects of grouping column ``j`` are zero-sum normals with scale
 ``tau_j``, the curve residual is normal with scale ``tau_curve`` (both sampled partially
-centred by default, see ``ScalingLawModel(centring=...)``). Observation noise on the log scale is per
-curve:
-``log sigma_c ~ Normal(mu_log_sigma, tau_log_sigma)``.
+centred by default, see ``ScalingLawModel(centring=...)``). Observation noise on the log
+scale is per curve: ``log sigma_c ~ Normal(mu_log_sigma, tau_log_sigma)``.
 
 All prior hyper-parameters live in :class:`Priors`; :meth:`Priors.describe` renders the
 table below for reports. Defaults (normalised scale, natural logs):

@@ -130,7 +130,15 @@ def _sample_nutpie(
             if compiled is not None:
                 _COMPILED.move_to_end(cache_key)
     if compiled is None:
-        compiled = nutpie.compile_pymc_model(model)
+        if initial_values:  # nutpie's own start function takes them: no second compile
+            fixed = set(initial_values)
+            compiled = nutpie.compile_pymc_model(
+                model,
+                initial_points=dict(initial_values),
+                jitter_rvs={rv for rv in model.free_RVs if rv.name not in fixed},
+            )
+        else:
+            compiled = nutpie.compile_pymc_model(model)
         if cache_key is not None:
             with _CACHE_LOCK:
                 _COMPILED[cache_key] = compiled
@@ -138,10 +146,10 @@ def _sample_nutpie(
                     _COMPILED.popitem(last=False)
     else:
         compiled = compiled.with_data(**_data_values(model))
-    if initial_values:
+        # this model's start (the cached one may hold another fit's start values)
         compiled = dataclasses.replace(
             compiled,
-            initial_point_func=_nutpie_initial_point_func(model, compiled, initial_values),
+            initial_point_func=_nutpie_initial_point_func(model, compiled, initial_values or {}),
         )
     opts = {"progress_bar": False, "save_warmup": False, **kwargs}
     return nutpie.sample(
