@@ -114,7 +114,8 @@ def main() -> None:
             else f"first {args.keep_frac:g} of the grid (rounded up)")
     print(f"# backtest {dt.datetime.now().isoformat(timespec='seconds')}")
     where = args.curves.relative_to(ROOT) if args.curves.is_relative_to(ROOT) else args.curves
-    print(f"curves={where} metric={args.metric} kept: {rule}; draws={args.draws} tune={args.tune} "
+    tune = args.tune or "package default"
+    print(f"curves={where} metric={args.metric} kept: {rule}; draws={args.draws} tune={tune} "
           f"chains={args.chains} seed={args.seed} cpus={os.cpu_count()} "
           f"python={platform.python_version()}")
     print(f"{curves['n'].size} rows: {len(train)} kept, {len(test)} held out\n", flush=True)
@@ -204,7 +205,9 @@ def main() -> None:
     shown["curve"] = shown["curve"].str.replace("|transfer", "").str.replace("|mae", "")
     print(f"fit: {wall:.1f} s wall, {conv.divergences} divergences, max R-hat "
           f"{conv.worst_rhat:.3f}, min bulk ESS {conv.min_ess_bulk:.0f}, min tail ESS "
-          f"{conv.min_ess_tail:.0f} (over every curve's D, alpha, C)\n")
+          f"{conv.min_ess_tail:.0f} (over every curve's D, alpha, C); kept run: "
+          f"target_accept {model.target_accept_:g}, centring {model.centring_used_!r}"
+          + (f"; {conv.note}" if conv.note else "") + "\n")
     print(shown.to_markdown(index=False))
     r = pd.DataFrame(list(table["_rmse"]))
     wins = int((r["bayes"] < r["ls"]).sum())
