@@ -37,7 +37,7 @@ def _recording(monkeypatch, divergences: dict[float, int]) -> list[float]:
     return calls
 
 
-def test_divergences_trigger_one_refit_at_the_higher_rate(monkeypatch):
+def test_divergences_trigger_one_refit_at_the_higher_rate(monkeypatch, tmp_path):
     calls = _recording(monkeypatch, {AUTO_TARGET_ACCEPT[0]: 3})
     model = ScalingLawModel(**SMALL).fit(single_curve())
     assert calls == list(AUTO_TARGET_ACCEPT)
@@ -50,6 +50,12 @@ def test_divergences_trigger_one_refit_at_the_higher_rate(monkeypatch):
     assert model.idata.attrs["centring_used"] == "noncentred"
     assert note in model.convergence.message
     assert model.idata.attrs["target_accept_used"] == AUTO_TARGET_ACCEPT[1]
+    # the note and the kept settings survive save -> load
+    path = tmp_path / "fit.nc"
+    model.save(path)
+    loaded = ScalingLawModel.load(path)
+    assert loaded.convergence.note == note
+    assert loaded.target_accept_ == AUTO_TARGET_ACCEPT[1] and loaded.centring_used_ == "noncentred"
 
 
 def test_no_divergence_no_refit(monkeypatch):
