@@ -605,17 +605,25 @@ class ScalingLawModel(FittedState):
 
     def build_model(self, curves: pd.DataFrame | CurveData) -> Any:
         """Validate ``curves`` and return the PyMC model (no sampling)."""
-        law, priors, likelihood, aggregate = self._resolved()
         data = curves if isinstance(curves, CurveData) else self.prepare_data(curves)
-        centring, _ = self._start(data, law, priors)
-        return build_pymc_model(
+        return self._build(data)[0]
+
+    def _build(
+        self, data: CurveData, *, observed_rvs: bool = False
+    ) -> tuple[Any, dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Return the PyMC model of ``data``, its centring weights and start values."""
+        law, priors, likelihood, aggregate = self._resolved()
+        centring, start = self._start(data, law, priors)
+        model = build_pymc_model(
             data,
             law=law,
             priors=priors,
             likelihood=likelihood,
             aggregate=aggregate,
             centring=centring,
+            observed_rvs=observed_rvs,
         )
+        return model, centring, start
 
     def _cache_key(self, data: CurveData) -> tuple:
         law, priors, likelihood, aggregate = self._resolved()
@@ -700,18 +708,10 @@ class ScalingLawModel(FittedState):
         """
         import pymc as pm
 
-        law, priors, likelihood, aggregate = self._resolved()
+        law, priors, likelihood, _ = self._resolved()
         check_sampler(self.sampler)
         data = self.prepare_data(curves)
-        centring, start = self._start(data, law, priors)
-        model = build_pymc_model(
-            data,
-            law=law,
-            priors=priors,
-            likelihood=likelihood,
-            aggregate=aggregate,
-            centring=centring,
-        )
+        model, centring, start = self._build(data)
         seed = self.random_seed
         if seed is None:
             seed = int(np.random.SeedSequence().generate_state(1)[0])
@@ -1361,18 +1361,9 @@ class ScalingLawModel(FittedState):
         """
         import pymc as pm
 
-        law, priors, likelihood, aggregate = self._resolved()
+        law = self._resolved()[0]
         data = self.prepare_data(curves)
-        centring, _ = self._start(data, law, priors)
-        model = build_pymc_model(
-            data,
-            law=law,
-            priors=priors,
-            likelihood=likelihood,
-            aggregate=aggregate,
-            centring=centring,
-            observed_rvs=True,
-        )
+        model, centring, _ = self._build(data, observed_rvs=True)
         seed = self.random_seed if random_seed is None else random_seed
         with model:
             dt = pm.sample_prior_predictive(draws=draws, random_seed=seed)
