@@ -54,7 +54,8 @@ Likelihood = Literal["normal", "studentt"]
 Kind = Literal["mean", "observation"]
 _LOG_2PI = math.log(2.0 * math.pi)
 #: ``centring="auto"``: curve-level deviations are sampled non-centred when the curves leave
-#: fewer residual degrees of freedom than this after the group effects (see ``_start``).
+#: fewer residual degrees of freedom than this after the group effects (see
+#: :func:`centring_weights`).
 MIN_RESIDUAL_DOF: int = 3
 #: ``target_accept="auto"``: sample at the first rate; after any divergence, sample again
 #: (same compiled model, same seed) at the second.
@@ -306,6 +307,9 @@ def centring_weights(
     more tightly than the hierarchy does (centred), near 0 where they do not
     (non-centred). A grouping column's weight for a parameter is the mean over its levels
     of ``tau_g^2 / (tau_g^2 + v_l)``, ``v_l`` the sampling variance of the level's effect.
+    When the group effects leave fewer than :data:`MIN_RESIDUAL_DOF` residual degrees of
+    freedom, a curve's own deviation is not identified apart from its groups' (however
+    precise the curve) and every curve weight is 0.
 
     Returns
     -------
@@ -346,6 +350,8 @@ def centring_weights(
                 e, v = effects[g.column][:, j], level_var[g.column][:, j]
                 tau_g2[g.column][j] = _paule_mandel(e**2, v, len(g.levels) - 1, upper)
     weights = {"curve": tau_c2[None, :] / (tau_c2[None, :] + var)}
+    if dof < MIN_RESIDUAL_DOF:
+        weights["curve"][:] = 0.0
     for g in groups:
         w = tau_g2[g.column][None, :] / (tau_g2[g.column][None, :] + level_var[g.column])
         weights[g.column] = w.mean(axis=0)
@@ -643,10 +649,7 @@ class ScalingLawModel(FittedState):
         """Centring weights (see :func:`build_pymc_model`) and least-squares start values.
 
         ``centring="auto"`` takes the weights from :func:`centring_weights` on the
-        per-curve least-squares fit; when the group effects leave fewer than
-        :data:`MIN_RESIDUAL_DOF` residual degrees of freedom the curve level is
-        non-centred (a curve's own deviation is then not identified apart from its
-        groups', however precise the curve). ``centring`` overrides the setting.
+        per-curve least-squares fit. ``centring`` overrides the setting.
         """
         P = list(law.pooled)
         centring = self.centring if centring is None else centring
@@ -676,9 +679,6 @@ class ScalingLawModel(FittedState):
         auto, tau = centring_weights(theta, se, data.groups, max_sd=2.0 * priors.curve_sd)
         if centring == "auto":
             weights = auto
-            resid_dof = data.n_curves - sum(len(g.levels) - 1 for g in data.groups) - 1
-            if resid_dof < MIN_RESIDUAL_DOF:
-                weights["curve"][:] = 0.0
         tau = np.maximum(tau, 0.05)  # a start strictly inside the support
         w = weights["curve"]
         mu = theta.mean(axis=0)
