@@ -128,3 +128,63 @@ def test_store_corrupt_shard(tmp_path):
     (tmp_path / "shards" / "a.csv").write_bytes(b'\x00\x01garbage\n"unterminated')
     with pytest.raises(BayesScalingError, match="unreadable"):
         ShardStore(tmp_path).done(["a"])
+
+
+def _blas_threads() -> set[int]:
+    from threadpoolctl import threadpool_info
+
+    return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+
+def test_single_threaded_blas_survives_an_overlapping_job():
+    """Two jobs in threads of one process: the first to leave must not undo the other's limit.
+
+    ``threadpoolctl.threadpool_limits`` alone restores the process-wide BLAS thread count it
+    saw on entry, so job B ran with 2+ BLAS threads after job A finished (the Dask/threading
+    non-determinism); the reference-counted guard keeps one thread until the last job leaves.
+    """
+    import threading
+
+    from threadpoolctl import threadpool_limits
+
+    from bayes_scaling.harness.threads import single_threaded_blas
+
+    seen: dict[str, set[int]] = {}
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+
+    def job_a() -> None:
+        with single_threaded_blas():
+            a_in.set()
+            b_in.wait(10)
+        a_out.set()
+
+    def job_b() -> None:
+        a_in.wait(10)
+        with single_threaded_blas():
+            b_in.set()
+            a_out.wait(10)
+            seen["b after a left"] = _blas_threads()
+
+    with threadpool_limits(limits=2, user_api="blas"):  # the process default on 2 cores
+        threads = [threading.Thread(target=job_a), threading.Thread(target=job_b)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(20)
+        seen["after both"] = _blas_threads()
+    assert seen["b after a left"] == {1}
+    assert seen["after both"] == {2}  # the original limit is restored once all jobs left
+
+
+def test_blas_thread_count_of_the_caller_does_not_change_a_fit():
+    """The same fit under an outer limit of 1 or 2 BLAS threads gives identical predictions."""
+    from threadpoolctl import threadpool_limits
+
+    from bayes_scaling.harness.threads import single_threaded_blas
+
+    Xs, ys, Xt, yt, Xte, _ = _toy(seed=5, n_src=600, n_tgt=300)
+    preds = []
+    for outer in (1, 2):
+        with threadpool_limits(limits=outer, user_api="blas"), single_threaded_blas():
+            preds.append(get_strategy("finetune").fit_predict(Xs, ys, Xt, yt, Xte, 3))
+    np.testing.assert_array_equal(preds[0], preds[1])

@@ -43,12 +43,12 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import GroupShuffleSplit
 from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
 
 from bayes_scaling.curves import validate_curves, write_curves
 from bayes_scaling.exceptions import BayesScalingError, UnknownNameError
 from bayes_scaling.harness.store import ShardStore, job_key
 from bayes_scaling.harness.strategies import STRATEGIES, get_strategy
+from bayes_scaling.harness.threads import single_threaded_blas
 
 #: Largest source size used per pair: the full database unless listed here. The DFT
 #: databases (Materials Project 106k, OQMD 342k rows) are capped so that a full regeneration
@@ -380,7 +380,9 @@ def run_job(job: Job, arrays: dict[str, Any]) -> list[dict[str, Any]]:
     # full-split jobs keep the seeds they had before surface jobs existed
     surface = ("m", job.m) if job.m else ()
     rs = stable_seed("model", job.pair, job.strategy, job.n, job.seed, *surface)
-    with threadpool_limits(limits=1):
+    # One BLAS thread, reference-counted so that concurrent jobs in one process (threading
+    # backend, threaded Dask workers) cannot undo each other's limit (see harness.threads).
+    with single_threaded_blas():
         pred = strategy.fit_predict(tf(Xs_n), ysn, tf(Xt[train]), ytr, tf(Xt[test]), rs)
     pred = pred * y_std + y_mean
     resid = pred - yt[test]
