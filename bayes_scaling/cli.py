@@ -267,29 +267,52 @@ def report(
     ] = None,
     cost_simulation: Annotated[float, typer.Option(help="Cost of one simulation.")] = 1.0,
     cost_experiment: Annotated[float, typer.Option(help="Cost of one experiment.")] = 100.0,
+    target: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--target",
+            help="PROPERTY=VALUE: target error of a property in its own unit (repeatable). "
+            "Default for the others: 10 % below today's error.",
+        ),
+    ] = None,
 ) -> None:
-    """Self-contained HTML (or Markdown) report: curves, plans, comparison, diagnostics."""
-    from bayes_scaling.pipeline import plan_all, plan_surface, provenance
+    """Decision report (HTML or Markdown): one-screen summary per task, then the details.
+
+    The summary has one row per task with today's error, α and C, the target (yours with
+    --target PROPERTY=VALUE, else 10 % below today's error), the n needed, the gain of the
+    next doubling of n, the database's worth in experiments and a recommendation.
+    """
+    from bayes_scaling.pipeline import plan_all, plan_surface, provenance, surface_targets
     from bayes_scaling.reporting import build_report
+    from bayes_scaling.summary import parse_targets, resolve_targets
 
     try:
+        if not 0.0 < prob < 1.0:
+            raise BayesScalingError(f"--prob must be in (0, 1), got {prob}.")
+        wanted = parse_targets(target)
         model = _load_model(fit_file)
         post = model.curve_posterior()  # type: ignore[attr-defined]
+        chosen = resolve_targets(post, wanted)
         surf = None
         if surface:
             surf = plan_surface(
                 _load_surfaces(surface),
                 cost_simulation=cost_simulation,
                 cost_experiment=cost_experiment,
+                targets=surface_targets(post, chosen),
             )
         rep = build_report(
             post,
             model.data_.table,  # type: ignore[attr-defined]  # the training curve table
-            decisions=plan_all(post, prob=prob) + (surf.decisions if surf else []),
+            decisions=plan_all(post, prob=prob, targets=chosen) + (surf.decisions if surf else []),
             diagnostics=model.convergence.table,  # type: ignore[attr-defined]
             provenance={**provenance(str(fit_file)), "fit": str(fit_file)},
             surface_grids=surf.grids if surf else (),
             surface_notes=surf.notes if surf else (),
+            targets=chosen,
+            convergence=model.convergence,  # type: ignore[attr-defined]
+            surface_convergence=surf.models[surf.chosen].convergence if surf else None,
+            summary_notes=surf.notes[-1:] if surf else (),
         )
         rep.write(output)
     except BayesScalingError as exc:
@@ -303,6 +326,14 @@ def demo(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("runs/demo"),
     draws: Annotated[int, typer.Option(help="Posterior draws per chain.")] = 1000,
     chains: Annotated[int, typer.Option(help="Chains.")] = 4,
+    target: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--target",
+            help="PROPERTY=VALUE: target error of a property in its own unit (repeatable). "
+            "Default for the others: 10 % below today's error.",
+        ),
+    ] = None,
 ) -> None:
     """Run the main job on the bundled real curves: fit → plan → compare → HTML report.
 
@@ -312,15 +343,29 @@ def demo(
     import time
 
     from bayes_scaling.pipeline import BUNDLED_CURVES, run_pipeline
+    from bayes_scaling.summary import parse_targets
 
     t0 = time.perf_counter()
     try:
         res = run_pipeline(
-            curves or BUNDLED_CURVES, out=out, draws=draws, chains=chains
+            curves or BUNDLED_CURVES,
+            out=out,
+            draws=draws,
+            chains=chains,
+            targets=parse_targets(target),
         )
     except BayesScalingError as exc:
         _fail(exc)
     typer.echo(res.model.convergence)
+    if res.report is not None:
+        typer.echo("Summary (one row per task):")
+        for t in res.report.tasks:
+            rec = t.recommendation
+            what = "no target" if rec is None else f"{rec.words} (P = {rec.probability:.2f})"
+            if rec is not None and not t.converged:
+                what = f"NOT RELIABLE, the fit did not converge (tentative: {what})"
+            goal = "" if t.target is None else f" target {t.target.value:.3g} [{t.target.rule}]:"
+            typer.echo(f"- {t.name}:{goal} {what}")
     for dec in res.decisions:
         typer.echo(f"- {dec.sentence}")
     if res.surface is not None:

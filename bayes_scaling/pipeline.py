@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import pandas as pd
 
 from bayes_scaling.constants import DEFAULT_SEED
 from bayes_scaling.curves import read_curves, validate_curves
+from bayes_scaling.summary import resolve_targets
 
 #: The curve table the harness produced and the repository ships.
 BUNDLED_CURVES = Path(__file__).resolve().parents[1] / "data" / "curves" / "curves.csv"
@@ -144,7 +146,11 @@ def fit_cached(
 
 
 def default_targets(posterior: Any, curve: str, fraction: float = 0.9) -> float:
-    """Return a target 10 % below the posterior-median error at the largest observed n."""
+    """Return a target 10 % below the posterior-median error at the largest observed n.
+
+    The default rule of the main job's targets (``--target PROPERTY=VALUE`` overrides it;
+    :func:`bayes_scaling.summary.resolve_targets` gives every target with its rule).
+    """
     n_max = float(posterior.curves.loc[curve, "n_max"])
     now = float(np.median(posterior.expected_error(n_max, curve, scale="original")))
     return fraction * now
@@ -159,14 +165,19 @@ class PipelineResult:
     report_path: Path | None = None
     fit_path: Path | None = None
     surface: Any = None
+    targets: dict[str, Any] = field(default_factory=dict)
+    report: Any = None
 
 
-def plan_all(posterior: Any, *, prob: float = 0.9) -> list[Any]:
+def plan_all(
+    posterior: Any, *, prob: float = 0.9, targets: Mapping[str, Any] | None = None
+) -> list[Any]:
     """Default planning answers for every transfer curve of a fitted posterior.
 
-    For each transfer curve: the sample size reaching an error 10 % below today's, the value
-    of doubling the source, and (when a scratch curve of the same target exists) the
-    equivalent number of experiments. Then a database comparison per property.
+    For each transfer curve: the sample size reaching its target (``targets[curve]``, a
+    :class:`~bayes_scaling.summary.TargetChoice` or a number; default 10 % below today's
+    error), the value of doubling the source, and (when a scratch curve of the same target
+    exists) the equivalent number of experiments. Then a database comparison per property.
     """
     from bayes_scaling.compare import compare_groups
     from bayes_scaling.exceptions import UnknownNameError
@@ -180,7 +191,12 @@ def plan_all(posterior: Any, *, prob: float = 0.9) -> list[Any]:
     meta = posterior.curves
     transfer = [c for c in posterior.curve_ids if meta.loc[c, "kind"] == "transfer"]
     for curve in transfer:
-        target = default_targets(posterior, curve)
+        given = (targets or {}).get(curve)
+        target = (
+            default_targets(posterior, curve)
+            if given is None
+            else float(getattr(given, "value", given))
+        )
         decisions.append(sample_size_for_target(posterior, curve, target, prob=prob))
         decisions.append(next_batch_value(posterior, curve, int(meta.loc[curve, "n_max"])))
         try:
@@ -227,6 +243,7 @@ def plan_surface(
     prob: float = SURFACE_PLAN_PROBABILITY,
     cost_simulation: float = DEFAULT_COSTS["simulation"],
     cost_experiment: float = DEFAULT_COSTS["experiment"],
+    targets: Mapping[str, float] | None = None,
 ) -> SurfaceResult:
     """Default simulations-vs-experiments answers from fitted surfaces.
 
@@ -234,8 +251,9 @@ def plan_surface(
     with none converged: the best by LOO, flagged loudly in the notes), then, for every
     task at its largest observed (n, m): the exchange rate of 1× and 10× the current n more
     simulations, what the simulations are worth in experiments, and the cheapest plan to an
-    error 10 % below today's with ``prob`` under the given costs. Adds the form comparison
-    when there are several forms, and one error-surface grid per task.
+    error 10 % below today's (or ``targets[task]``, original units, keyed by surface task
+    id ``property|database|strategy``) with ``prob`` under the given costs. Adds the form
+    comparison when there are several forms, and one error-surface grid per task.
     """
     from bayes_scaling.tradeoffs import (
         cheapest_plan,
@@ -270,17 +288,23 @@ def plan_surface(
         decisions.append(exchange_rate(sp, task, dn=(n, 10 * n), n=n, m=m))
         decisions.append(scratch_equivalent(sp, task, n=n, m=m))
         now = float(np.median(sp.error(task, n, m, scale="original")))
+        target = float((targets or {}).get(task, 0.9 * now))
         decisions.append(
             cheapest_plan(
                 sp,
                 task,
-                0.9 * now,
+                target,
                 cost_simulation=cost_simulation,
                 cost_experiment=cost_experiment,
                 prob=prob,
             )
         )
         grids.append(surface_grid(sp, task, points=30))
+    notes.append(
+        f"Costs behind the cheapest plans and \"experiments are the cheaper lever\": one "
+        f"simulation {cost_simulation:g}, one experiment {cost_experiment:g} (illustrative; "
+        "set your own with bayes-scaling report --cost-simulation/--cost-experiment)."
+    )
     return SurfaceResult(models, chosen, decisions, grids, notes)
 
 
@@ -297,6 +321,7 @@ def run_pipeline(
     random_seed: int = DEFAULT_SEED,
     prob: float = 0.9,
     surface: bool = True,
+    targets: Mapping[str, float] | None = None,
 ) -> PipelineResult:
     """Fit the bundled (or given) curves, plan, compare and write an HTML + Markdown report.
 
@@ -318,6 +343,10 @@ def run_pipeline(
         both forms (saved as ``surface_<form>.nc``; ``draws // 2`` draws per chain, the
         surface model's default 500 for the default 1000), compare them with LOO and add
         the simulations-vs-experiments section (:func:`plan_surface`) to the report.
+    targets : mapping of str to float, optional
+        Target error per property (original units); the other properties get the default
+        rule, 10 % below today's error (:func:`bayes_scaling.summary.resolve_targets`).
+        Checked before any fitting: an unknown property or a value <= 0 raises.
 
     """
     from bayes_scaling.models import ScalingLawModel
@@ -325,6 +354,7 @@ def run_pipeline(
 
     full = curves if isinstance(curves, pd.DataFrame) else read_curves(curves)
     table = select_curves(full, metric=metric)
+    check_target_properties(targets, table)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     model = ScalingLawModel(
@@ -338,7 +368,8 @@ def run_pipeline(
     fit_path = out / "fit.nc"
     model.save(fit_path)
     posterior = model.curve_posterior()
-    decisions = plan_all(posterior, prob=prob)
+    chosen = resolve_targets(posterior, targets)
+    decisions = plan_all(posterior, prob=prob, targets=chosen)
     surf_table = surface_table(full, metric=metric) if surface else None
     surf: SurfaceResult | None = None
     if surf_table is not None:
@@ -348,7 +379,7 @@ def run_pipeline(
         )  # fmt: skip
         for form, sm in fitted.items():
             sm.save(out / f"surface_{form}.nc")
-        surf = plan_surface(fitted)
+        surf = plan_surface(fitted, targets=surface_targets(posterior, chosen))
     report = build_report(
         posterior,
         table,
@@ -358,11 +389,57 @@ def run_pipeline(
         title="Sim2Real scaling laws: how much simulation data to produce",
         surface_grids=surf.grids if surf else (),
         surface_notes=surf.notes if surf else (),
+        targets=chosen,
+        convergence=model.convergence,
+        surface_convergence=surf.models[surf.chosen].convergence if surf else None,
+        summary_notes=surf.notes[-1:] if surf else (),
     )
     report_path = out / "report.html"
     report.write(report_path)
     report.write(out / "report.md")
-    return PipelineResult(model, decisions, report_path, fit_path, surf)
+    return PipelineResult(model, decisions, report_path, fit_path, surf, chosen, report)
+
+
+def check_target_properties(targets: Mapping[str, float] | None, table: pd.DataFrame) -> None:
+    """Refuse targets for properties the curve table does not hold, or values <= 0.
+
+    Raises
+    ------
+    UnknownNameError
+        An unknown property (the message lists the known ones).
+    BayesScalingError
+        A value that is not a finite number > 0.
+
+    """
+    from bayes_scaling.exceptions import BayesScalingError, UnknownNameError
+
+    if not targets:
+        return
+    known = sorted(str(p) for p in table["property"].unique()) if "property" in table else []
+    unknown = sorted(p for p in targets if p not in known)
+    if unknown:
+        raise UnknownNameError(
+            f"--target names unknown property(ies) {unknown}; known: {', '.join(known)}."
+        )
+    for p, v in targets.items():
+        if not (np.isfinite(v) and v > 0):
+            raise BayesScalingError(f"--target {p}={v}: the target must be a number > 0.")
+
+
+def surface_targets(posterior: Any, targets: Mapping[str, Any]) -> dict[str, float]:
+    """Return the n-law targets keyed by surface task id (``property|database|strategy``).
+
+    So the surface's cheapest plans aim at the same target as the summary row of the task.
+    """
+    from bayes_scaling.summary import decision_curves, surface_task_of
+
+    out: dict[str, float] = {}
+    for c in decision_curves(posterior):
+        if c in targets:
+            out[surface_task_of(posterior.curves, c)] = float(
+                getattr(targets[c], "value", targets[c])
+            )
+    return out
 
 
 def provenance(curves: Any) -> dict[str, str]:

@@ -1,13 +1,16 @@
-"""Self-contained reports: HTML (plots embedded as base64 PNG) and the same as Markdown.
+"""Self-contained decision reports: HTML (plots embedded as base64 PNG) and the same as Markdown.
 
-:func:`build_report` computes everything once -- figures rendered to PNG, tables formatted
--- into a frozen :class:`Report`; :meth:`Report.to_html` renders it through a Jinja2
-template with autoescaping (names from user data are escaped), :meth:`Report.to_markdown`
-writes the same content as Markdown (HTML-escaped, Markdown special characters
-backslashed), and :meth:`Report.write` writes either atomically, chosen by the suffix.
+:func:`build_report` computes everything once -- the one-screen summary
+(:mod:`bayes_scaling.summary`: one row per task with a recommendation in words), figures
+rendered to PNG, tables formatted -- into a frozen :class:`Report`; :meth:`Report.to_html`
+renders it through a Jinja2 template with autoescaping (names from user data are escaped),
+:meth:`Report.to_markdown` writes the same structure as Markdown (HTML-escaped, Markdown
+special characters backslashed, long details in ``<details>``), and :meth:`Report.write`
+writes either atomically, chosen by the suffix.
 
-Sections have stable ids: ``summary``, ``curves``, ``planning``, ``comparison``,
-``diagnostics``, ``provenance``.
+Sections have stable ids, in order: ``summary`` (convergence first, then the table),
+``planning`` (one part per task, headed with its readable name), ``curves``,
+``comparison``, ``surface``, ``diagnostics``, ``provenance``, ``appendix`` (curve ids).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +46,7 @@ from bayes_scaling.decisions import (
     markdown_table,
     percent,
     summarise,
+    with_unit,
 )
 from bayes_scaling.exceptions import BayesScalingError, CurveSchemaError
 from bayes_scaling.models.posterior import PARAMS, CurvePosterior
@@ -57,17 +62,28 @@ from bayes_scaling.plotting import (
     plot_n_required,
     plot_style,
 )
+from bayes_scaling.summary import (
+    PLATEAU_GAIN,
+    TargetChoice,
+    TaskSummary,
+    m_words,
+    readable_names,
+    readable_property,
+    summarise_tasks,
+    task_name,
+)
 from bayes_scaling.tradeoffs import SurfaceGrid
 
 #: Stable section ids, in report order.
 SECTION_IDS: Final[tuple[str, ...]] = (
     "summary",
-    "curves",
     "planning",
+    "curves",
     "comparison",
     "surface",
     "diagnostics",
     "provenance",
+    "appendix",
 )
 TEMPLATE: Final[str] = "report.html.j2"
 #: Diagnostics thresholds used for the verdict sentence.
@@ -76,6 +92,8 @@ MIN_ESS: Final[float] = 400.0
 #: Most panels (properties) in the learning-curve figure and comparison heat maps drawn.
 MAX_PANELS: Final[int] = 12
 PNG_DPI: Final[int] = 110
+#: Columns of decision tables that only repeat the block's heading (ids go to the appendix).
+ID_COLUMNS: Final[tuple[str, ...]] = ("curve", "scratch_curve", "task", "scale")
 
 
 # ====================================================================== report content
@@ -97,7 +115,7 @@ class ReportTable:
 
     @classmethod
     def from_frame(cls, caption: str, frame: pd.DataFrame) -> ReportTable:
-        """Format every cell of ``frame`` (no index)."""
+        """Format every cell of ``frame`` (no index; 3 significant figures)."""
         return cls(
             caption,
             tuple(str(c) for c in frame.columns),
@@ -106,13 +124,63 @@ class ReportTable:
 
 
 @dataclass(frozen=True)
+class ReportEntry:
+    """One sentence with the figures that support it (drawn beside it)."""
+
+    sentence: str
+    figures: tuple[ReportFigure, ...] = ()
+
+
+@dataclass(frozen=True)
 class ReportBlock:
-    """One titled item of a section: a sentence, figures and tables."""
+    """One titled part of a section.
+
+    Attributes
+    ----------
+    title : str
+        Heading (a readable task name, never a curve id).
+    subtitle : str
+        One line under the heading (e.g. the experimental size m).
+    entries : tuple of ReportEntry
+        Sentences, each with its figures beside it.
+    figures : tuple of ReportFigure
+        Full-width figures.
+    tables : tuple of ReportTable
+        Tables shown open.
+    details : tuple of ReportTable
+        Tables in a collapsed ``<details>`` element.
+
+    """
 
     title: str
-    sentence: str = ""
+    subtitle: str = ""
+    entries: tuple[ReportEntry, ...] = ()
     figures: tuple[ReportFigure, ...] = ()
     tables: tuple[ReportTable, ...] = ()
+    details: tuple[ReportTable, ...] = ()
+
+    @property
+    def sentence(self) -> str:
+        """All sentences of the block, joined."""
+        return " ".join(e.sentence for e in self.entries)
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A line stated above the summary table; ``problem`` ones are shown loudly."""
+
+    text: str
+    problem: bool = False
+
+
+@dataclass(frozen=True)
+class SummaryTable:
+    """The one-screen summary: display text, one row per task, and each row's action."""
+
+    caption: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    actions: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -124,6 +192,9 @@ class ReportSection:
     paragraphs: tuple[str, ...] = ()
     items: tuple[str, ...] = ()
     blocks: tuple[ReportBlock, ...] = ()
+    alerts: tuple[Alert, ...] = ()
+    summary: SummaryTable | None = None
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -138,6 +209,8 @@ class Report:
         Sections in order, ids :data:`SECTION_IDS`.
     created : str
         Creation time (UTC, ISO 8601).
+    tasks : tuple of TaskSummary
+        The numbers behind the summary table, one per row.
 
     """
 
@@ -145,6 +218,7 @@ class Report:
     sections: tuple[ReportSection, ...]
     created: str
     interval: float = field(default=CREDIBLE_INTERVAL)
+    tasks: tuple[TaskSummary, ...] = ()
 
     def section(self, section_id: str) -> ReportSection:
         """Return the section with id ``section_id``."""
@@ -164,33 +238,34 @@ class Report:
         )
 
     def to_markdown(self) -> str:
-        """Render the same content as Markdown (figures as base64 data URIs)."""
+        """Render the same structure as Markdown (figures as base64 data URIs)."""
         out = [
             f"# {escape_markdown(self.title)}",
             "",
             f"*Generated {self.created} by bayes\\_scaling {__version__}; every interval is a "
             f"{percent(self.interval)} equal-tailed credible interval.*",
+            "",
+            " · ".join(f"[{escape_markdown(s.title)}](#{s.id})" for s in self.sections),
         ]
         for s in self.sections:
             out += ["", f'<a id="{s.id}"></a>', "", f"## {escape_markdown(s.title)}", ""]
+            for a in s.alerts:
+                mark = "**⚠ " if a.problem else "✓ "
+                end = "**" if a.problem else ""
+                out += [f"> {mark}{escape_markdown(a.text)}{end}", ""]
             out += [line for p in s.paragraphs for line in (escape_markdown(p), "")]
+            if s.summary is not None:
+                rows = [tuple(_md_cell(c) for c in r) for r in s.summary.rows]
+                out += [
+                    f"**{escape_markdown(s.summary.caption)}**",
+                    "",
+                    markdown_table(s.summary.columns, rows),
+                    "",
+                ]
+            out += [line for p in s.notes for line in (f"*{escape_markdown(p)}*", "")]
             out += [f"- {escape_markdown(item)}" for item in s.items]
             for b in s.blocks:
-                out += ["", f"### {escape_markdown(b.title)}", ""]
-                if b.sentence:
-                    out += [f"> {escape_markdown(b.sentence)}", ""]
-                for f in b.figures:
-                    out += [
-                        f"![{escape_markdown(f.caption)}](data:image/png;base64,{f.png_base64})",
-                        "",
-                    ]
-                for t in b.tables:
-                    out += [
-                        f"**{escape_markdown(t.caption)}**",
-                        "",
-                        markdown_table(t.columns, t.rows),
-                        "",
-                    ]
+                out += _block_markdown(b)
         return "\n".join(out).rstrip() + "\n"
 
     def write(self, path: str | os.PathLike[str]) -> Path:
@@ -214,6 +289,40 @@ class Report:
             )
         atomic_write_bytes(path, text.encode("utf-8"))
         return path
+
+
+def _md_cell(text: str) -> str:
+    return " — ".join(line for line in str(text).split("\n") if line)
+
+
+def _block_markdown(b: ReportBlock) -> list[str]:
+    out = ["", f"### {escape_markdown(b.title)}", ""]
+    if b.subtitle:
+        out += [f"*{escape_markdown(b.subtitle)}*", ""]
+    for e in b.entries:
+        out += [f"> {escape_markdown(e.sentence)}", ""]
+        out += [_md_figure(f) for f in e.figures]
+    out += [_md_figure(f) for f in b.figures]
+    for t in b.tables:
+        out += [f"**{escape_markdown(t.caption)}**", "", markdown_table(t.columns, t.rows), ""]
+    if b.details:
+        out += ["<details>", "<summary>Tables: every number behind this part</summary>", ""]
+        for t in b.details:
+            out += [
+                f"**{escape_markdown(t.caption)}**",
+                "",
+                markdown_table(t.columns, t.rows),
+                "",
+            ]
+        out += ["</details>", ""]
+    return out
+
+
+def _md_figure(f: ReportFigure) -> str:
+    return (
+        f"![{escape_markdown(f.caption)}](data:image/png;base64,{f.png_base64})\n\n"
+        f"*{escape_markdown(f.caption)}*\n"
+    )
 
 
 @lru_cache(maxsize=1)
@@ -240,20 +349,25 @@ def build_report(
     figures: bool = True,
     surface_grids: Sequence[SurfaceGrid] = (),
     surface_notes: Sequence[str] = (),
+    targets: Mapping[str, TargetChoice] | None = None,
+    convergence: Any = None,
+    surface_convergence: Any = None,
+    summary_notes: Sequence[str] = (),
 ) -> Report:
-    """Assemble a report of a posterior, its decisions, diagnostics and provenance.
+    """Assemble a decision report of a posterior, its decisions, diagnostics and provenance.
 
     Parameters
     ----------
     posterior : CurvePosterior
         Posterior draws of the curves.
     curves_table : pandas.DataFrame, optional
-        Learning-curve table the posterior was fitted on (observed points in the plot and
-        its hash in the provenance).
+        Learning-curve table the posterior was fitted on (observed points in the plot,
+        ``n_train`` for the experimental size m, and its hash in the provenance).
     decisions : sequence of Decision, optional
-        Decisions from :mod:`bayes_scaling.planning` and :mod:`bayes_scaling.compare`;
-        each goes to its section with its sentence, table and (for sample-size and
-        comparison decisions) a figure.
+        Decisions from :mod:`bayes_scaling.planning`, :mod:`bayes_scaling.compare` and
+        :mod:`bayes_scaling.tradeoffs`; the summary table reads them
+        (:func:`bayes_scaling.summary.summarise_tasks`) and each goes to its task's part
+        of its section with its sentence, figure and (collapsed) table.
     diagnostics : pandas.DataFrame, optional
         Convergence diagnostics (e.g. an ArviZ summary with ``r_hat`` and ``ess_bulk``).
     provenance : mapping, optional
@@ -263,11 +377,20 @@ def build_report(
     figures : bool, default True
         Render figures (False: tables and sentences only).
     surface_grids : sequence of SurfaceGrid, optional
-        Posterior error surfaces (:func:`bayes_scaling.tradeoffs.surface_grid`), drawn as
-        contour plots in the "Simulations versus experiments" section, whose sentences are
-        the ``section == "surface"`` decisions (:mod:`bayes_scaling.tradeoffs`).
+        Posterior error surfaces (:func:`bayes_scaling.tradeoffs.surface_grid`), drawn
+        beside their task's exchange-rate sentence in "Simulations versus experiments".
     surface_notes : sequence of str, optional
         Paragraphs opening that section (e.g. the surface fit's convergence verdict).
+    targets : mapping of str to TargetChoice, optional
+        Target per curve with its rule (:func:`bayes_scaling.summary.resolve_targets`),
+        printed next to every target.
+    convergence, surface_convergence : ConvergenceReport, optional
+        Convergence of the n-law fit and of the surface fit the answers use; only ``.ok``
+        and ``.message`` are read. A failed one is stated loudly above the summary table
+        and its rows get no plain recommendation.
+    summary_notes : sequence of str, optional
+        Lines under the summary table (e.g. the costs behind "experiments are the cheaper
+        lever").
 
     Returns
     -------
@@ -290,18 +413,34 @@ def build_report(
         raise BayesScalingError("diagnostics must be a pandas DataFrame or None.")
     if provenance is not None and not isinstance(provenance, Mapping):
         raise BayesScalingError("provenance must be a mapping or None.")
+    for name, rep in (("convergence", convergence), ("surface_convergence", surface_convergence)):
+        if rep is not None and not (hasattr(rep, "ok") and hasattr(rep, "message")):
+            raise BayesScalingError(f"{name} must have .ok and .message (a ConvergenceReport).")
     created = datetime.now(UTC).replace(microsecond=0).isoformat()
-    diag_verdict = _diagnostics_verdict(diagnostics)
-    sections = (
-        _summary_section(posterior, decisions, diag_verdict),
-        _curves_section(posterior, curves_table, figures=figures),
-        _decision_section("planning", "Planning", decisions, figures=figures),
-        _decision_section("comparison", "Comparison", decisions, figures=figures),
-        _surface_section(decisions, surface_grids, surface_notes, figures=figures),
-        _diagnostics_section(diagnostics, diag_verdict),
-        _provenance_section(posterior, curves_table, provenance, created),
+    diag_verdict, diag_ok = _diagnostics_verdict(diagnostics)
+    converged = diag_ok and (convergence is None or bool(convergence.ok))
+    surface_ok = surface_convergence is None or bool(surface_convergence.ok)
+    tasks = summarise_tasks(
+        posterior,
+        decisions,
+        targets=targets,
+        curves_table=curves_table,
+        converged=converged,
+        surface_converged=surface_ok,
     )
-    return Report(title=str(title), sections=sections, created=created)
+    names = readable_names(posterior, curves_table)
+    alerts = _convergence_alerts(convergence, surface_convergence, diag_verdict, diag_ok)
+    sections = (
+        _summary_section(posterior, tasks, alerts, summary_notes),
+        _planning_section(posterior, decisions, names, tasks, figures=figures),
+        _curves_section(posterior, curves_table, names, figures=figures),
+        _comparison_section(decisions, figures=figures),
+        _surface_section(decisions, surface_grids, surface_notes, tasks, figures=figures),
+        _diagnostics_section(diagnostics, diag_verdict, convergence, surface_convergence),
+        _provenance_section(posterior, curves_table, provenance, created),
+        _appendix_section(posterior, names),
+    )
+    return Report(title=str(title), sections=sections, created=created, tasks=tasks)
 
 
 def figure_to_base64(fig: MplFigure, *, dpi: int = PNG_DPI) -> str:
@@ -335,57 +474,264 @@ def posterior_summary(posterior: CurvePosterior) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-# ---------------------------------------------------------------------- sections
+# ---------------------------------------------------------------------- the summary
+def _convergence_alerts(
+    convergence: Any, surface_convergence: Any, diag_verdict: str, diag_ok: bool
+) -> tuple[Alert, ...]:
+    alerts = []
+    for label, rep in (
+        ("The scaling-law fit (error vs n)", convergence),
+        ("The (n, m) surface fit", surface_convergence),
+    ):
+        if rep is None:
+            continue
+        if rep.ok:
+            alerts.append(Alert(f"{label} converged. {rep.message}"))
+        else:
+            alerts.append(
+                Alert(
+                    f"{label} DID NOT CONVERGE: its numbers below are not reliable and its "
+                    f"rows carry no recommendation to act on; refit (more tuning or draws) "
+                    f"first. {rep.message}",
+                    problem=True,
+                )
+            )
+    if convergence is None and diag_verdict:
+        alerts.append(Alert(diag_verdict, problem=not diag_ok))
+    return tuple(alerts)
+
+
+def _interval_text(iv: Any, unit: str = "", sig: int = 2) -> str:
+    return (
+        f"{with_unit(iv.median, unit, sig=sig)}\n"
+        f"({format_number(iv.lower, sig=sig)}–{format_number(iv.upper, sig=sig)})"
+    )
+
+
+def _summary_cells(t: TaskSummary) -> tuple[str, ...]:
+    dash = "—"
+    task = f"{t.name}\n{m_words(t.m)}"
+    now = f"{with_unit(t.error_now.median, t.unit, sig=3)}\nat n = {format_number(t.n_now, sig=3)}"
+    target = p_gap = needed = dash
+    if t.target is not None:
+        target = f"{with_unit(t.target.value, t.unit, sig=3)}\n{t.target.rule}"
+        p_gap = f"{t.p_gap_below_target:.2f}"
+        if t.more_needed == 0 and math.isfinite(t.n_needed):
+            needed = "reached today"
+        elif math.isfinite(t.n_needed):
+            needed = (
+                f"n ≈ {format_number(t.n_needed, sig=2)}\n"
+                f"({format_number(t.more_needed, sig=2)} more)"
+            )
+        else:
+            needed = f"unreachable:\nP(C ≥ target) = {1 - t.p_gap_below_target:.2f}"
+    gain = dash
+    if t.doubling_gain is not None:
+        gain = (
+            f"−{with_unit(t.doubling_gain.median, t.unit, sig=2)} "
+            f"({format_number(100 * t.doubling_relative, sig=2)} %)\n"
+            f"({format_number(t.doubling_gain.lower, sig=2)}–"
+            f"{format_number(t.doubling_gain.upper, sig=2)})"
+        )
+    worth = dash
+    if t.worth is not None:
+        if t.p_worth_unbounded >= 0.5:
+            worth = f"more than any number\n(P = {t.p_worth_unbounded:.2f})"
+        else:
+            what = "m_eq" if t.worth_source == "n-law m_eq" else "≈"
+            worth = f"{what} {format_number(t.worth.median, sig=2)} experiments\n" + (
+                f"({format_number(t.worth.lower, sig=2)}–{format_number(t.worth.upper, sig=2)})"
+            )
+    rec = dash
+    if t.recommendation is not None:
+        r = t.recommendation
+        words = r.words[:1].upper() + r.words[1:]
+        rec = f"{words}\nP = {r.probability:.2f}: {r.reason}"
+        if r.action == "experiments" and t.experiments_plan:
+            rec += f"\n({t.experiments_plan})"
+        if not t.converged:
+            rec = (
+                "NOT RELIABLE: the fit did not converge\n"
+                f"(tentative: {r.words}, P = {r.probability:.2f})"
+            )
+    elif t.target is None:
+        rec = "no target planned"
+    return (
+        task,
+        now,
+        _interval_text(t.alpha),
+        _interval_text(t.gap, t.unit, sig=3),
+        target,
+        p_gap,
+        needed,
+        gain,
+        worth,
+        rec,
+    )
+
+
+def _summary_table(tasks: Sequence[TaskSummary]) -> SummaryTable:
+    probs = sorted({t.prob for t in tasks if not math.isnan(t.prob)})
+    q = format_number(probs[0], sig=3) if len(probs) == 1 else "q"
+    ci = percent(CREDIBLE_INTERVAL)
+    columns = (
+        "Task (experimental size m)",
+        "Today's error",
+        f"α, decay rate ({ci})",
+        f"C, transfer gap ({ci})",
+        "Target (rule)",
+        "P(C < target)",
+        f"n for the target (P ≥ {q})",
+        f"Next doubling of n ({ci})",
+        "Database worth in experiments",
+        "Recommendation",
+    )
+    actions = tuple(
+        ("unreliable" if not t.converged else t.recommendation.action)
+        if t.recommendation is not None
+        else "none"
+        for t in tasks
+    )
+    return SummaryTable(
+        f"One row per task, at today's experimental size m; every interval is a {ci} "
+        "credible interval.",
+        columns,
+        tuple(_summary_cells(t) for t in tasks),
+        actions,
+    )
+
+
 def _summary_section(
-    posterior: CurvePosterior, decisions: Sequence[Decision], diag_verdict: str
+    posterior: CurvePosterior,
+    tasks: Sequence[TaskSummary],
+    alerts: Sequence[Alert],
+    notes: Sequence[str],
 ) -> ReportSection:
     meta = posterior.curves
-    kinds = ""
+    what = f"{len(tasks)} task(s) from {len(meta)} learning curves"
     if "kind" in meta:
         counts = meta["kind"].value_counts()
-        kinds = " (" + ", ".join(f"{v} {k}" for k, v in counts.items()) + ")"
-    what = [f"{len(meta)} learning curves{kinds}"]
-    if "property" in meta:
-        what.append(f"{meta['property'].nunique()} properties")
-    if "database" in meta:
-        dbs = sorted(str(d) for d in meta["database"].unique() if str(d) != "none")
-        if dbs:
-            what.append("databases " + ", ".join(dbs))
+        what += " (" + ", ".join(f"{v} {k}" for k, v in counts.items()) + ")"
     paragraphs = (
-        "; ".join(what) + f"; {posterior.n_samples:,} posterior draws per curve.",
-        f"Model: error(n) = D n^-α + C; C is the transfer gap (the error more simulation "
-        f"cannot remove). Every interval is a {percent(CREDIBLE_INTERVAL)} equal-tailed "
-        f"credible interval.",
+        f"{what}; {posterior.n_samples:,} posterior draws per curve. Model: error(n) = "
+        "D n^-α + C; C is the transfer gap (the error more simulation cannot remove).",
     )
-    items = tuple(d.sentence for d in decisions) + ((diag_verdict,) if diag_verdict else ())
-    return ReportSection("summary", "Summary", paragraphs=paragraphs, items=items)
+    gain = format_number(100 * PLATEAU_GAIN, sig=2)
+    how = (
+        "How the recommendation is chosen (first that applies): the target is already met "
+        "with probability ≥ q → stop; the (n, m) surface reaches the target more cheaply "
+        "with experiments only than with simulations only → experiments are the cheaper "
+        f"lever; the transfer gap C is above the target, or doubling n gains < {gain} % of "
+        "today's error, with probability ≥ q → stop: plateau; a finite n reaches the target "
+        "with probability ≥ q → produce more simulations; otherwise undecided. Targets: set "
+        "with --target PROPERTY=VALUE, else 10 % below today's error (the rule is printed "
+        "next to each). Database worth: extra experiments a model trained from scratch "
+        "needs to match the transfer model at m (from the (n, m) surface when fitted, else "
+        "from the scratch curve)."
+    )
+    table = _summary_table(tasks) if tasks else None
+    if table is None:
+        paragraphs += ("No transfer curve: nothing to decide.",)
+    return ReportSection(
+        "summary",
+        "What to do, per task",
+        paragraphs=paragraphs,
+        alerts=tuple(alerts),
+        summary=table,
+        notes=(*notes, how),
+    )
+
+
+# ---------------------------------------------------------------------- per task
+def _decision_key(d: Decision) -> str | None:
+    for col in ("curve", "task"):
+        if col in d.table and len(d.table):
+            return str(d.table[col].iloc[0])
+    return None
+
+
+def _details_table(d: Decision) -> ReportTable:
+    frame = d.table.drop(columns=[c for c in ID_COLUMNS if c in d.table])
+    return ReportTable.from_frame(d.title, frame)
+
+
+def _planning_section(
+    posterior: CurvePosterior,
+    decisions: Sequence[Decision],
+    names: Mapping[str, str],
+    tasks: Sequence[TaskSummary],
+    *,
+    figures: bool,
+) -> ReportSection:
+    chosen = [d for d in decisions if d.section == "planning"]
+    groups: dict[str, list[Decision]] = {}
+    for d in chosen:
+        groups.setdefault(_decision_key(d) or "", []).append(d)
+    order = [t.curve for t in tasks] + [c for c in groups if c not in {t.curve for t in tasks}]
+    m_of = {t.curve: t.m for t in tasks}
+    blocks = []
+    for key in order:
+        if key not in groups:
+            continue
+        entries, details = [], []
+        for d in groups[key]:
+            figs: tuple[ReportFigure, ...] = ()
+            if figures and isinstance(d, SampleSizeDecision):
+                fig, _ = plot_n_required(d)
+                figs = (
+                    ReportFigure(
+                        "Posterior of the n needed for the target; dashed: n reaching it with "
+                        "the required probability; dotted: today's n.",
+                        figure_to_base64(fig),
+                    ),
+                )
+            entries.append(ReportEntry(d.sentence, figs))
+            details.append(_details_table(d))
+        title = names.get(key, "Other decisions") if key else "Other decisions"
+        subtitle = m_words(m_of[key]) if key in m_of else ""
+        blocks.append(ReportBlock(title, subtitle, tuple(entries), details=tuple(details)))
+    paragraphs = () if blocks else ("No planning decisions were included.",)
+    return ReportSection(
+        "planning",
+        "Per task: what more simulations buy",
+        paragraphs=paragraphs,
+        blocks=tuple(blocks),
+    )
 
 
 def _curves_section(
-    posterior: CurvePosterior, curves_table: pd.DataFrame | None, *, figures: bool
+    posterior: CurvePosterior,
+    curves_table: pd.DataFrame | None,
+    names: Mapping[str, str],
+    *,
+    figures: bool,
 ) -> ReportSection:
     blocks = []
     if figures:
-        curves_fig = _learning_curve_figure(posterior, curves_table)
+        curves_fig = _learning_curve_figure(posterior, curves_table, names)
         blocks.append(ReportBlock("Learning curves", figures=(curves_fig,)))
         group = "database" if "database" in posterior.curves else None
-        fig, _ = plot_forest(compute_forest(posterior, group=group))
+        forest = compute_forest(posterior, group=group)
+        forest["label"] = forest["curve"].map(names)
+        fig, _ = plot_forest(forest)
         caption = (
             f"Posterior median and {percent(CREDIBLE_INTERVAL)} interval of α and C "
-            f"(normalised) per curve."
+            f"(normalised by the property's standard deviation) per curve."
         )
         forest_fig = ReportFigure(caption, figure_to_base64(fig))
         blocks.append(ReportBlock("Decay rate and transfer gap", figures=(forest_fig,)))
+    frame = posterior_summary(posterior)
+    frame.insert(0, "task", frame["curve"].map(names))
+    frame = frame.drop(columns=["curve"])
     summary = ReportTable.from_frame(
-        "Scaling-law parameters per curve (D and C normalised by the target scale)",
-        posterior_summary(posterior),
+        "Scaling-law parameters per curve (D and C normalised by the target scale)", frame
     )
-    blocks.append(ReportBlock("Posterior summary", tables=(summary,)))
+    blocks.append(ReportBlock("Posterior summary", details=(summary,)))
     return ReportSection("curves", "Learning curves", blocks=tuple(blocks))
 
 
 def _learning_curve_figure(
-    posterior: CurvePosterior, curves_table: pd.DataFrame | None
+    posterior: CurvePosterior, curves_table: pd.DataFrame | None, names: Mapping[str, str]
 ) -> ReportFigure:
     meta = posterior.curves
     panels = (
@@ -394,6 +740,7 @@ def _learning_curve_figure(
         else ["all"]
     )
     bands = compute_curve_bands(posterior)
+    bands["label"] = bands["curve"].map(names)
     observed = (
         compute_observed_points(curves_table, curves=posterior.curve_ids)
         if curves_table is not None
@@ -419,7 +766,7 @@ def _learning_curve_figure(
                 bands[bands["curve"].isin(ids)],
                 observed=observed,
                 ax=ax,
-                title=panel if panel != "all" else None,
+                title=readable_property(panel) if panel != "all" else None,
             )
         for ax in axes.ravel()[len(panels) :]:
             ax.set_visible(False)
@@ -430,37 +777,87 @@ def _learning_curve_figure(
     return ReportFigure(caption, figure_to_base64(fig))
 
 
-def _decision_section(
-    section_id: str, title: str, decisions: Sequence[Decision], *, figures: bool
-) -> ReportSection:
-    chosen = [d for d in decisions if d.section == section_id]
-    blocks = tuple(_decision_block(d, figures=figures) for d in chosen)
-    paragraphs = () if blocks else (f"No {title.lower()} decisions were included.",)
-    return ReportSection(section_id, title, paragraphs=paragraphs, blocks=blocks)
+def _comparison_section(decisions: Sequence[Decision], *, figures: bool) -> ReportSection:
+    blocks = []
+    for d in decisions:
+        if d.section != "comparison":
+            continue
+        figs: list[ReportFigure] = []
+        details = [_details_table(d)]
+        if isinstance(d, ComparisonDecision):
+            details.append(ReportTable.from_frame("Pairwise probabilities", d.pairwise))
+            if figures:
+                for ctx in d.contexts[:MAX_PANELS]:
+                    fig, _ = plot_comparison(d, quantity="C", context=ctx)
+                    figs.append(ReportFigure(f"P(C_row < C_column), {ctx}", figure_to_base64(fig)))
+        blocks.append(
+            ReportBlock(
+                d.title, entries=(ReportEntry(d.sentence, tuple(figs)),), details=tuple(details)
+            )
+        )
+    paragraphs = () if blocks else ("No comparison decisions were included.",)
+    return ReportSection(
+        "comparison", "Which database transfers best", paragraphs=paragraphs, blocks=tuple(blocks)
+    )
+
+
+def _surface_name(task: str) -> str:
+    parts = task.split("|")
+    row = {"property": parts[0], "kind": "transfer"}
+    if len(parts) > 1:
+        row["database"] = parts[1]
+    if len(parts) > 2:
+        row["strategy"] = parts[2]
+    return task_name(row)
 
 
 def _surface_section(
     decisions: Sequence[Decision],
     grids: Sequence[SurfaceGrid],
     notes: Sequence[str],
+    tasks: Sequence[TaskSummary],
     *,
     figures: bool,
 ) -> ReportSection:
     chosen = [d for d in decisions if d.section == "surface"]
-    blocks = [_decision_block(d, figures=figures) for d in chosen]
-    for grid in grids:
-        figs: tuple[ReportFigure, ...] = ()
-        if figures:
-            fig, _ = plot_error_surface(grid)
-            figs = (
+    grid_of = {g.task: g for g in grids}
+    groups: dict[str, list[Decision]] = {}
+    blocks: list[ReportBlock] = []
+    for d in chosen:
+        key = _decision_key(d)
+        if key is None:  # e.g. the form comparison: a block of its own
+            blocks.append(
+                ReportBlock(
+                    d.title, entries=(ReportEntry(d.sentence),), details=(_details_table(d),)
+                )
+            )
+        else:
+            groups.setdefault(key, []).append(d)
+    for task in list(groups) + [t for t in grid_of if t not in groups]:
+        entries, details = [], []
+        grid_fig: tuple[ReportFigure, ...] = ()
+        if figures and task in grid_of:
+            fig, ax = plot_error_surface(grid_of[task])
+            ax.set_title(_surface_name(task))
+            grid_fig = (
                 ReportFigure(
-                    f"Posterior-median error over simulations n and experiments m, "
-                    f"{grid.task}; white lines: iso-error contours (their slope is the "
-                    "exchange rate); dots: the fitted (n, m).",
+                    "Posterior-median error over simulations n and experiments m; white "
+                    "lines: iso-error contours (their slope is the exchange rate); dots: the "
+                    "fitted (n, m).",
                     figure_to_base64(fig),
                 ),
             )
-        blocks.append(ReportBlock(f"Error surface: {grid.task}", "", figs, ()))
+        for i, d in enumerate(groups.get(task, [])):
+            entries.append(ReportEntry(d.sentence, grid_fig if i == 0 else ()))
+            details.append(_details_table(d))
+        if not entries and grid_fig:
+            entries.append(ReportEntry("Error surface.", grid_fig))
+        subtitle = ""
+        if task in groups and "m" in groups[task][0].table:
+            subtitle = m_words(float(groups[task][0].table["m"].iloc[0]))
+        blocks.append(
+            ReportBlock(_surface_name(task), subtitle, tuple(entries), details=tuple(details))
+        )
     paragraphs = tuple(notes)
     if not blocks:
         paragraphs += (
@@ -472,26 +869,11 @@ def _surface_section(
     )
 
 
-def _decision_block(decision: Decision, *, figures: bool) -> ReportBlock:
-    tables = [ReportTable.from_frame(decision.title, decision.table)]
-    figs: list[ReportFigure] = []
-    if isinstance(decision, ComparisonDecision):
-        tables.append(ReportTable.from_frame("Pairwise probabilities", decision.pairwise))
-        if figures:
-            for ctx in decision.contexts[:MAX_PANELS]:
-                fig, _ = plot_comparison(decision, quantity="C", context=ctx)
-                figs.append(ReportFigure(f"P(C_row < C_column), {ctx}", figure_to_base64(fig)))
-    if isinstance(decision, SampleSizeDecision) and figures:
-        fig, _ = plot_n_required(decision)
-        figs.append(
-            ReportFigure("Posterior of the sample size needed per target.", figure_to_base64(fig))
-        )
-    return ReportBlock(decision.title, decision.sentence, tuple(figs), tuple(tables))
-
-
-def _diagnostics_verdict(diagnostics: pd.DataFrame | None) -> str:
+# ---------------------------------------------------------------------- diagnostics etc.
+def _diagnostics_verdict(diagnostics: pd.DataFrame | None) -> tuple[str, bool]:
+    """Verdict sentence on a diagnostics table and whether it passed."""
     if diagnostics is None or diagnostics.empty:
-        return ""
+        return "", True
     parts, ok = [], True
     if "r_hat" in diagnostics:
         r = float(pd.to_numeric(diagnostics["r_hat"], errors="coerce").max())
@@ -503,22 +885,29 @@ def _diagnostics_verdict(diagnostics: pd.DataFrame | None) -> str:
         ok &= bool(e >= MIN_ESS)
         parts.append(f"min {c} = {format_number(e, sig=3)}")
     if not parts:
-        return ""
+        return "", True
     verdict = (
         "no convergence problem flagged"
         if ok
         else f"convergence problem flagged (want r_hat ≤ {MAX_RHAT} and ESS ≥ {MIN_ESS:g}): "
         f"treat the decisions with caution"
     )
-    return "Diagnostics: " + ", ".join(parts) + f"; {verdict}."
+    return "Diagnostics: " + ", ".join(parts) + f"; {verdict}.", ok
 
 
-def _diagnostics_section(diagnostics: pd.DataFrame | None, verdict: str) -> ReportSection:
+def _diagnostics_section(
+    diagnostics: pd.DataFrame | None, verdict: str, convergence: Any, surface_convergence: Any
+) -> ReportSection:
+    paragraphs = tuple(
+        f"{label}: {rep.message}"
+        for label, rep in (("Scaling-law fit", convergence), ("Surface fit", surface_convergence))
+        if rep is not None
+    )
     if diagnostics is None:
         return ReportSection(
             "diagnostics",
             "Convergence diagnostics",
-            paragraphs=("No convergence diagnostics were provided.",),
+            paragraphs=paragraphs or ("No convergence diagnostics were provided.",),
         )
     frame = diagnostics
     if not isinstance(frame.index, pd.RangeIndex):
@@ -527,8 +916,8 @@ def _diagnostics_section(diagnostics: pd.DataFrame | None, verdict: str) -> Repo
     return ReportSection(
         "diagnostics",
         "Convergence diagnostics",
-        paragraphs=(verdict,) if verdict else (),
-        blocks=(ReportBlock("Diagnostics table", tables=(table,)),),
+        paragraphs=paragraphs + ((verdict,) if verdict else ()),
+        blocks=(ReportBlock("Diagnostics per parameter", details=(table,)),),
     )
 
 
@@ -563,6 +952,22 @@ def _provenance_section(
     )
 
 
+def _appendix_section(posterior: CurvePosterior, names: Mapping[str, str]) -> ReportSection:
+    frame = pd.DataFrame(
+        {"name": [names[c] for c in posterior.curve_ids], "curve id": posterior.curve_ids}
+    )
+    table = ReportTable.from_frame("Readable names and curve ids", frame)
+    return ReportSection(
+        "appendix",
+        "Appendix: curve ids",
+        paragraphs=(
+            "The command line (plan --curve, surface plan --task) takes these ids; surface "
+            "task ids are property|database|strategy.",
+        ),
+        blocks=(ReportBlock("Curve ids", details=(table,)),),
+    )
+
+
 def _provenance_value(value: Any) -> str:
     if isinstance(value, str):
         return value
@@ -571,3 +976,19 @@ def _provenance_value(value: Any) -> str:
     if isinstance(value, float | np.floating):
         return format_number(float(value), sig=6)
     return str(value)
+
+
+__all__ = [
+    "SECTION_IDS",
+    "Alert",
+    "Report",
+    "ReportBlock",
+    "ReportEntry",
+    "ReportFigure",
+    "ReportSection",
+    "ReportTable",
+    "SummaryTable",
+    "build_report",
+    "figure_to_base64",
+    "posterior_summary",
+]

@@ -125,6 +125,41 @@ def test_report(fitted):
     assert "# " in md.read_text()
 
 
+def test_report_targets(fitted):
+    tmp, fit_file = fitted
+    out = tmp / "targets.md"
+    res = runner.invoke(
+        app, ["report", str(fit_file), "-o", str(out), "--target", "density=0.01"]
+    )
+    assert res.exit_code == 0, res.output
+    md = out.read_text()
+    summary = md.split('<a id="planning">')[0]
+    assert summary.count("set with --target (today") == 2  # both density tasks
+    assert summary.count("default: 10 % below today's") == 2  # tg keeps the documented default rule
+    for bad, msg in [
+        ("density", "PROPERTY=VALUE"),
+        ("density=abc", "not a number"),
+        ("density=0", "> 0"),
+        ("density=-2", "> 0"),
+        ("viscosity=1", "unknown property"),
+    ]:
+        res = runner.invoke(app, ["report", str(fit_file), "-o", str(out), "--target", bad])
+        assert res.exit_code == 2, (bad, res.output)
+        assert msg in res.output, (bad, res.output)
+
+
+def test_demo_refuses_bad_targets_before_fitting(tmp_path):
+    curves = tmp_path / "curves.csv"
+    small_curves().to_csv(curves, index=False)
+    for bad, msg in [("viscosity=1", "unknown property"), ("tg=-1", "> 0"), ("tg", "=VALUE")]:
+        res = runner.invoke(
+            app, ["demo", "--curves", str(curves), "-o", str(tmp_path / "o"), "--target", bad]
+        )
+        assert res.exit_code == 2, (bad, res.output)
+        assert msg in res.output, (bad, res.output)
+        assert not (tmp_path / "o" / "fit.nc").exists()
+
+
 def test_corrupt_fit_file(tmp_path):
     bad = tmp_path / "fit.nc"
     bad.write_bytes(b"not a netcdf file at all")

@@ -7,14 +7,17 @@ import matplotlib
 matplotlib.use("Agg")
 
 import base64  # noqa: E402
+import re  # noqa: E402
 from html.parser import HTMLParser  # noqa: E402
 
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from _fake_posterior import DEFAULT_SPECS, fake_curve_table, fake_posterior, ids  # noqa: E402
 
 from bayes_scaling.compare import compare_groups  # noqa: E402
+from bayes_scaling.decisions import escape_markdown  # noqa: E402
 from bayes_scaling.exceptions import BayesScalingError  # noqa: E402
 from bayes_scaling.planning import next_batch_value, sample_size_for_target  # noqa: E402
 from bayes_scaling.reporting import SECTION_IDS, Report, build_report  # noqa: E402
@@ -154,7 +157,8 @@ def test_diagnostics_problems_are_flagged(post):
     bad = pd.DataFrame({"r_hat": [1.2], "ess_bulk": [35.0]})
     report = build_report(post, diagnostics=bad, figures=False)
     assert "convergence problem flagged" in report.section("diagnostics").paragraphs[0]
-    assert any("convergence problem flagged" in s for s in report.section("summary").items)
+    alerts = report.section("summary").alerts
+    assert any(a.problem and "convergence problem flagged" in a.text for a in alerts)
 
 
 def test_provenance_records_data_and_settings(post):
@@ -186,4 +190,322 @@ def test_build_report_validation(post):
     with pytest.raises(BayesScalingError, match="diagnostics"):
         build_report(post, diagnostics={"r_hat": 1.0})  # type: ignore[arg-type]
     with pytest.raises(BayesScalingError, match="No section"):
-        build_report(post, figures=False).section("appendix")
+        build_report(post, figures=False).section("nonexistent")
+    with pytest.raises(BayesScalingError, match=".ok and .message"):
+        build_report(post, figures=False, convergence="converged")
+
+
+# ====================================================================== the one-screen summary
+from bayes_scaling.curves import curve_ids  # noqa: E402
+from bayes_scaling.exceptions import UnknownNameError  # noqa: E402
+from bayes_scaling.models.posterior import CurvePosterior  # noqa: E402
+from bayes_scaling.pipeline import plan_all  # noqa: E402
+from bayes_scaling.summary import (  # noqa: E402
+    PLATEAU_GAIN,
+    decision_curves,
+    parse_targets,
+    readable_names,
+    recommend,
+    resolve_targets,
+    summarise_tasks,
+    task_name,
+)
+from bayes_scaling.tradeoffs import CheapestPlanDecision  # noqa: E402
+
+BASE = dict(
+    p_reached_now=0.0,
+    p_gap_below_target=0.99,
+    p_small_gain=0.0,
+    n_needed=20_000.0,
+    p_at_n_needed=0.92,
+    prob=0.9,
+)
+
+
+@pytest.mark.parametrize(
+    ("change", "action", "p"),
+    [
+        ({}, "simulate", 0.92),
+        ({"p_reached_now": 0.95}, "target_met", 0.95),
+        ({"p_gap_below_target": 0.05, "n_needed": float("inf")}, "plateau", 0.95),
+        ({"p_small_gain": 0.97}, "plateau", 0.97),
+        ({"experiments_cheaper": True, "p_experiments": 0.81}, "experiments", 0.81),
+        ({"p_gap_below_target": 0.6, "n_needed": float("inf")}, "undecided", 0.6),
+        # order: a met target beats every other case; experiments beat the plateau
+        ({"p_reached_now": 0.95, "experiments_cheaper": True, "p_experiments": 0.8},
+         "target_met", 0.95),
+        ({"p_gap_below_target": 0.0, "experiments_cheaper": True, "p_experiments": 0.85},
+         "experiments", 0.85),
+    ],
+)
+def test_recommendation_rule(change, action, p):
+    rec = recommend(**{**BASE, **change})
+    assert rec.action == action
+    assert rec.probability == pytest.approx(p)
+    assert rec.words and rec.reason
+
+
+def test_recommendation_rule_thresholds_use_q():
+    # P(C >= target) just below q is not a plateau; at q it is
+    just_below = recommend(**{**BASE, "p_gap_below_target": 0.11, "n_needed": float("inf")})
+    assert just_below.action == "undecided"
+    at_q = recommend(**{**BASE, "p_gap_below_target": 0.1, "n_needed": float("inf")})
+    assert at_q.action == "plateau"
+    with pytest.raises(BayesScalingError):
+        recommend(**{**BASE, "prob": 1.5})
+
+
+def test_parse_targets():
+    assert parse_targets(["density=0.05", " tg = 30 "]) == {"density": 0.05, "tg": 30.0}
+    assert parse_targets(None) == {}
+    for bad, msg in [
+        ("density", "PROPERTY=VALUE"),
+        ("=0.4", "PROPERTY=VALUE"),
+        ("density=abc", "not a number"),
+        ("density=0", "> 0"),
+        ("density=-1", "> 0"),
+        ("density=inf", "> 0"),
+    ]:
+        with pytest.raises(BayesScalingError, match=msg):
+            parse_targets([bad])
+    with pytest.raises(BayesScalingError, match="twice"):
+        parse_targets(["tg=1", "tg=2"])
+
+
+def test_resolve_targets_default_rule_and_user_values(post):
+    chosen = resolve_targets(post, {"tg": 25.0})
+    meta = post.curves
+    transfer = [c for c in post.curve_ids if meta.loc[c, "kind"] == "transfer"]
+    assert sorted(chosen) == sorted(transfer)
+    for c in transfer:
+        now = float(np.median(post.expected_error(float(meta.loc[c, "n_max"]), c, "original")))
+        if meta.loc[c, "property"] == "tg":
+            assert chosen[c].value == 25.0 and chosen[c].user
+            assert "--target" in chosen[c].rule
+        else:
+            assert chosen[c].value == pytest.approx(0.9 * now)
+            assert "10 % below today's" in chosen[c].rule and not chosen[c].user
+    with pytest.raises(UnknownNameError, match="unknown property"):
+        resolve_targets(post, {"viscosity": 1.0})
+    with pytest.raises(BayesScalingError, match="> 0"):
+        resolve_targets(post, {"tg": -3.0})
+
+
+def test_readable_names():
+    assert task_name({"property": "bandgap", "database": "materials_project",
+                      "kind": "transfer"}) == "Band gap · Materials Project → experiment"
+    assert task_name({"property": "heat_capacity", "database": "my_md", "kind": "transfer",
+                      "strategy": "feature"}) == "Heat capacity · my md → experiment (feature)"
+    assert "experiments only" in task_name({"property": "tg", "kind": "scratch"})
+
+
+def _closed_form(spec, target):
+    """n reaching ``target`` (original units) at the spec's truth (inf if C is above it)."""
+    t = target / spec["target_scale"]
+    return np.inf if t <= spec["C"] else (spec["D"] / (t - spec["C"])) ** (1 / spec["alpha"])
+
+
+def test_summary_rows_follow_the_closed_forms(post):
+    """Recommendations against the truth the fake posterior scatters around."""
+    targets = resolve_targets(post, {"density": 0.015})  # below both density gaps
+    tasks = summarise_tasks(post, plan_all(post, targets=targets), targets=targets)
+    specs = {(s["property"], s["database"]): s for s in DEFAULT_SPECS if s["kind"] == "transfer"}
+    assert len(tasks) == len(specs)
+    for t in tasks:
+        meta = post.curves.loc[t.curve]
+        spec = specs[(meta["property"], meta["database"])]
+        n_true = _closed_form(spec, t.target.value)
+        e_now = spec["target_scale"] * (spec["D"] * spec["n_max"] ** -spec["alpha"] + spec["C"])
+        assert t.error_now.median == pytest.approx(e_now, rel=0.1)
+        assert t.gap.lower < spec["C"] * spec["target_scale"] < t.gap.upper
+        if np.isinf(n_true):  # density: the target is under the transfer gap
+            assert t.recommendation.action == "plateau"
+            assert t.recommendation.probability > 0.9 and np.isinf(t.n_needed)
+        else:  # tg: default target, reachable by more simulations
+            reducible = spec["D"] * spec["n_max"] ** -spec["alpha"]
+            gain = spec["target_scale"] * reducible * (1 - 2 ** -spec["alpha"])
+            assert gain / e_now > PLATEAU_GAIN
+            assert t.recommendation.action == "simulate"
+            # the q-quantile of n sits above the truth the draws scatter around
+            assert n_true * 0.8 < t.n_needed < n_true * 10
+            assert t.more_needed == t.n_needed - spec["n_max"]
+            assert t.doubling_relative == pytest.approx(gain / e_now, rel=0.2)
+
+
+def test_experiments_lever_from_the_surface_plan(post):
+    c = ids(post)[("density", "radonpy")]
+    targets = resolve_targets(post)
+    plan = CheapestPlanDecision(
+        pd.DataFrame(
+            {
+                "task": "density|radonpy|finetune",
+                "plan": ["cheapest", "simulations only", "experiments only"],
+                "dn": [0.0, 1e6, 0.0],
+                "dm": [40.0, 0.0, 40.0],
+                "cost": [4000.0, 1e6, 4000.0],
+                "prob": [0.83, 0.8, 0.83],
+                "feasible": [True, True, True],
+            }
+        ),
+        "sentence",
+        frontier=pd.DataFrame(),
+    )
+    tasks = {t.curve: t for t in summarise_tasks(post, [*plan_all(post, targets=targets), plan])}
+    assert tasks[c].recommendation.action == "experiments"
+    assert tasks[c].recommendation.probability == pytest.approx(0.83)
+    assert "40 more experiments" in tasks[c].experiments_plan
+    others = [t for k, t in tasks.items() if k != c]
+    assert all(t.recommendation.action != "experiments" for t in others)
+
+
+class _Collapsed(HTMLParser):
+    """Text outside ``<details>`` (what a reader sees without opening anything)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.depth = 0
+        self.visible: list[str] = []
+        self.headings: list[str] = []
+        self._in_h3 = False
+        self.rows = 0
+
+    def handle_starttag(self, tag, attrs):
+        self.depth += tag == "details"
+        self._in_h3 = tag == "h3"
+        if tag == "tr" and ("class", "task-row") in attrs:
+            self.rows += 1
+
+    def handle_endtag(self, tag):
+        self.depth -= tag == "details"
+        self._in_h3 = False if tag == "h3" else self._in_h3
+
+    def handle_data(self, data):
+        if self.depth == 0:
+            self.visible.append(data)
+        if self._in_h3:
+            self.headings.append(data.strip())
+
+
+@pytest.fixture(scope="module")
+def planned_report(post):
+    targets = resolve_targets(post, {"tg": 25.0})
+    return build_report(
+        post,
+        fake_curve_table(),
+        decisions=plan_all(post, targets=targets),
+        targets=targets,
+        figures=False,
+        title="Summary study",
+    )
+
+
+def test_summary_table_one_row_per_task_with_targets_and_rules(planned_report, post):
+    doc = _Collapsed()
+    doc.feed(planned_report.to_html())
+    n_transfer = int((post.curves["kind"] == "transfer").sum())
+    assert doc.rows == n_transfer == len(planned_report.tasks)
+    table = planned_report.section("summary").summary
+    assert len(table.rows) == n_transfer and len(table.columns) == 10
+    for row, task in zip(table.rows, planned_report.tasks, strict=True):
+        assert row[0].startswith(task.name)
+        assert task.target.rule in row[4]  # every target printed with its rule
+        assert task.recommendation.words[1:] in row[-1]
+        assert f"P = {task.recommendation.probability:.2f}" in row[-1]
+        for cell in row:  # sensible significant digits: no long decimals
+            assert not re.search(r"\d\.\d{5,}", cell), cell
+
+
+def test_curve_ids_only_in_details_and_tasks_headed_by_name(planned_report, post):
+    doc = _Collapsed()
+    html = planned_report.to_html()
+    doc.feed(html)
+    visible = " ".join(doc.visible)
+    for c in post.curve_ids:
+        assert c not in visible
+        assert c in html  # in the appendix, collapsed
+    for t in planned_report.tasks:
+        assert t.name in doc.headings
+    assert "Sample size to a target" not in doc.headings
+
+
+def test_markdown_twin_has_the_same_structure(planned_report):
+    md = planned_report.to_markdown()
+    html = planned_report.to_html()
+    table = planned_report.section("summary").summary
+    header = "| " + " | ".join(escape_markdown(c) for c in table.columns) + " |"
+    assert header in md
+    lines = md.splitlines()
+    start = lines.index(header)
+    body = [ln for ln in lines[start + 2 :] if ln.startswith("| ")]
+    assert len(body) >= len(table.rows)
+    for row, line in zip(table.rows, body, strict=False):
+        assert escape_markdown(row[0].split("\n")[0]) in line
+    for t in planned_report.tasks:
+        assert f"### {escape_markdown(t.name)}" in md
+    assert md.count("<details>") == html.count("<details>") > 0
+    assert md.count("</details>") == md.count("<details>")
+    order = [md.index(f'<a id="{sid}"></a>') for sid in SECTION_IDS]
+    assert order == sorted(order)
+
+
+def test_non_convergence_is_loud_and_blocks_plain_recommendations(post):
+    class Report:
+        ok = False
+        message = "Sampler did NOT converge: 7 divergences."
+
+    targets = resolve_targets(post)
+    rep = build_report(
+        post, decisions=plan_all(post, targets=targets), targets=targets, figures=False,
+        convergence=Report(),
+    )  # fmt: skip
+    summary = rep.section("summary")
+    assert summary.alerts[0].problem and "DID NOT CONVERGE" in summary.alerts[0].text
+    assert "7 divergences" in summary.alerts[0].text
+    assert set(summary.summary.actions) == {"unreliable"}
+    assert all(r[-1].startswith("NOT RELIABLE") for r in summary.summary.rows)
+    html = rep.to_html()
+    assert html.index('class="alert problem"') < html.index('id="summary-table"')
+    md = rep.to_markdown()
+    assert md.index("DID NOT CONVERGE") < md.index("| Task")
+
+    class Fine:
+        ok = True
+        message = "Sampler converged: 0 divergences."
+
+    ok = build_report(post, decisions=plan_all(post), figures=False, convergence=Fine())
+    assert not any(a.problem for a in ok.section("summary").alerts)
+    assert "unreliable" not in ok.section("summary").summary.actions
+
+
+def _posterior_with_m_levels() -> CurvePosterior:
+    """One density task measured at three experimental sizes m, plus tg at the full split."""
+    rows = [
+        dict(property="density", database="radonpy", kind="transfer", strategy="finetune",
+             metric="mae", unit="g/cm³", target_scale=0.1, n_max=5000, m=m, C=c)
+        for m, c in ((50, 0.5), (100, 0.4), (200, 0.3))
+    ] + [
+        dict(property="tg", database="radonpy", kind="transfer", strategy="finetune",
+             metric="mae", unit="K", target_scale=60.0, n_max=2000, m=np.nan, C=0.3)
+    ]  # fmt: skip
+    meta = pd.DataFrame(rows).drop(columns="C")
+    meta["m"] = meta["m"].astype("Int64")
+    meta.index = pd.Index(curve_ids(meta).tolist(), name="curve")
+    rng = np.random.default_rng(3)
+    shape = (300, len(rows))
+    jitter = np.exp(rng.normal(0, 0.03, size=shape))
+    C = np.array([r["C"] for r in rows]) * jitter
+    return CurvePosterior.from_arrays(np.full(shape, 2.0) * jitter, 0.4 * jitter, C, meta)
+
+
+def test_scarce_regime_one_row_per_task_at_the_largest_m():
+    post = _posterior_with_m_levels()
+    chosen = decision_curves(post)
+    assert len(chosen) == 2
+    density = [c for c in chosen if post.curves.loc[c, "property"] == "density"]
+    assert [int(post.curves.loc[c, "m"]) for c in density] == [200]
+    names = readable_names(post)
+    assert len(set(names.values())) == len(names)  # unique names across m levels
+    assert "at m = 200 experiments" in names[density[0]]
+    rep = build_report(post, decisions=plan_all(post), figures=False)
+    assert len(rep.section("summary").summary.rows) == 2
+    assert "m = 200" in rep.section("summary").summary.rows[0][0]
