@@ -12,6 +12,8 @@ Sub-commands
 ``demo``      the main job on the bundled curves: fit → plan → compare → report
 ``surface``   the (n, m) error surface: ``surface fit``, ``surface compare``,
               ``surface tasks``, ``surface plan`` (exchange rate, m_eq, cheapest plan)
+``import-curves``  convert your own learning-curve table (any column names, CSV or
+              Parquet) into the curve schema (:mod:`bayes_scaling.adapters`)
 """
 
 from __future__ import annotations
@@ -486,6 +488,91 @@ def surface_plan(
         typer.echo(scratch_equivalent(sp, task, n=n, m=m))
     except BayesScalingError as exc:
         _fail(exc)
+
+
+# ------------------------------------------------------------------ import-curves (issue 16)
+def _pairs_option(items: list[str] | None, option: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise BayesScalingError(f"{option} expects SCHEMA_COLUMN=VALUE, got {item!r}.")
+        out[key.strip()] = value.strip()
+    return out
+
+
+@app.command("import-curves")
+def import_curves(
+    table: Annotated[Path, typer.Argument(help="Your long table (.csv or .parquet).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Curve table to write (.csv/.parquet).")],
+    n: Annotated[str, typer.Option("--n", help="Column holding the training-set size.")],
+    error: Annotated[str, typer.Option("--error", help="Column holding the error (or score).")],
+    seed: Annotated[
+        str | None, typer.Option("--seed", help="Column holding the split/seed (default: count).")
+    ] = None,
+    metric: Annotated[
+        str | None, typer.Option("--metric", help="Metric name of every row (e.g. error_rate).")
+    ] = None,
+    metric_column: Annotated[
+        str | None, typer.Option("--metric-column", help="Column holding the metric name.")
+    ] = None,
+    column: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--column",
+            help="SCHEMA=YOURS: fill a schema column from your column, e.g. property=dataset, "
+            "database=model (repeatable; YOURS may be a,b to join several).",
+        ),
+    ] = None,
+    value: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--value", help="SCHEMA=CONSTANT, e.g. unit=m, target_scale=1.2 (repeatable)."
+        ),
+    ] = None,
+    convert_scores: Annotated[
+        bool,
+        typer.Option(
+            "--convert-scores",
+            help="Turn higher-is-better scores into errors (1 - accuracy, -neg_log_loss, ...).",
+        ),
+    ] = False,
+) -> None:
+    """Convert your own learning-curve table (any column names) into the curve schema."""
+    from bayes_scaling.adapters import from_table
+    from bayes_scaling.curves import curve_ids, write_curves
+
+    try:
+        columns = {
+            k: v.split(",") if "," in v else v for k, v in _pairs_option(column, "--column").items()
+        }
+        values: dict[str, object] = dict(_pairs_option(value, "--value"))
+        if "target_scale" in values:
+            try:
+                values["target_scale"] = float(str(values["target_scale"]))
+            except ValueError:
+                raise BayesScalingError(
+                    f"--value target_scale= must be a number, got {values['target_scale']!r}."
+                ) from None
+        curves_table = from_table(
+            table,
+            n=n,
+            error=error,
+            seed=seed,
+            metric=metric,
+            metric_column=metric_column,
+            columns=columns,
+            values=values,
+            convert_scores=convert_scores,
+        )
+        write_curves(curves_table, out)
+    except BayesScalingError as exc:
+        _fail(exc)
+    metrics = ", ".join(sorted(curves_table["metric"].unique()))
+    typer.echo(
+        f"wrote {len(curves_table)} rows, {curve_ids(curves_table).nunique()} curves "
+        f"(metric: {metrics}) to {out}"
+    )
 
 
 def main() -> None:  # pragma: no cover - console entry point alias

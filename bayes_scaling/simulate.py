@@ -18,7 +18,12 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from bayes_scaling.curves import CURVE_KEYS, OPTIONAL_COLUMNS, validate_curves
+from bayes_scaling.curves import (
+    CURVE_KEYS,
+    OPTIONAL_COLUMNS,
+    is_normalised_metric,
+    validate_curves,
+)
 from bayes_scaling.exceptions import BayesScalingError
 
 #: Default sizes: 8 geometric steps from 16 to 100 000.
@@ -180,7 +185,7 @@ def simulate_curves(
             eps = gen.standard_t(df, size=shape)
         err = mean[:, None] * np.exp(sigma * eps) * scale
         metric_row = row["metric"] if "metric" in row and pd.notna(row.get("metric")) else metric
-        if str(metric_row).startswith("n"):
+        if is_normalised_metric(str(metric_row)):
             err = err / scale
         frame = pd.DataFrame(
             {
@@ -345,7 +350,7 @@ def simulate_surface(
                 "kind": kind,
                 "n": int(n),
                 "seed": seed,
-                "error": err * (1.0 if metric.startswith("n") else scale),
+                "error": err * (1.0 if is_normalised_metric(metric) else scale),
                 "metric": metric,
                 "target_scale": scale,
                 "m": None if (kind == "scratch" or m == full) else int(m),

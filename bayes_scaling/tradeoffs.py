@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from bayes_scaling.constants import CREDIBLE_INTERVAL
+from bayes_scaling.curves import NORMALISED_METRICS
 from bayes_scaling.decisions import (
     Decision,
     check_positive,
@@ -77,7 +78,7 @@ def _err_words(sp: SurfacePosterior, task: str, value: float, scale: str) -> str
     """Describe an error: ``"an MAE of 0.17 g/cm³"`` (normalised: in target sds)."""
     metric = sp.data.metric.upper()
     if scale == "original":
-        metric = metric.removeprefix("N")
+        metric = metric[1:] if sp.data.metric.lower() in NORMALISED_METRICS else metric
         unit = sp.unit(task)
         if unit.lower() in ("dimensionless", "-", "1", "none"):
             unit = ""

@@ -14,17 +14,24 @@
 # %% [markdown]
 # # 04 · Bring your own learning curves
 #
-# **Question.** I have my own learning curves, from any domain, in a CSV file. Does a scaling
-# law with a transfer gap describe them, is the fit trustworthy, and how much more synthetic
-# data should I produce, and from which source?
+# **Question.** I have my own learning curves, from any domain: from scikit-learn's
+# `learning_curve`, from an experiment tracker, from a spreadsheet. Does a scaling law with a
+# floor describe them, is the fit trustworthy, and how much more data should I collect, and
+# for which model or source?
 #
-# The example is not materials science: a monocular **depth-estimation** network is
-# pretrained on *n* synthetic images from one of three renderers and fine-tuned on a fixed
-# set of real photos; the error is the depth MAE in metres on real test photos. The curves are
-# simulated with `bayes_scaling.simulate.simulate_curves` from known laws (so we can check
-# the answers), written to a CSV in a temporary folder, and from there on treated exactly like
-# a user's file. To use your own data, point `CSV` at your file: the columns are described in
-# `docs/curve_schema.md`.
+# Two parts:
+#
+# 1. **Real curves, computed on the spot.** Learning curves of three scikit-learn
+#    classifiers on two data sets that ship with scikit-learn (handwritten digits, breast
+#    cancer diagnosis), turned into the package's curve table by the adapters of
+#    `bayes_scaling.adapters`, fitted hierarchically and turned into decisions. Nobody
+#    knows the true curves here.
+# 2. **Simulated curves, where the truth is known.** A depth-estimation network pretrained
+#    on *n* synthetic images from three renderers; the curves are simulated from known laws,
+#    so we can check the posterior against the truth, compare laws with leave-one-out and plan
+#    a budget.
+#
+# The curve table and its metric rule are described in `docs/curve_schema.md`.
 #
 # *Running it.* After the README set-up, with the `.venv` kernel. `BAYES_SCALING_FAST=1` uses
 # short chains (a smoke test); unset, the package defaults.
@@ -38,9 +45,18 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import display
+from sklearn.datasets import load_breast_cancer, load_digits
+from sklearn.linear_model import RidgeClassifier
+from sklearn.model_selection import ShuffleSplit, learning_curve
+from sklearn.naive_bayes import GaussianNB
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
+from bayes_scaling.adapters import from_learning_curve, from_table
 from bayes_scaling.compare import compare_groups
-from bayes_scaling.curves import read_curves
+from bayes_scaling.curves import read_curves, validate_curves
+from bayes_scaling.exceptions import CurveSchemaError
 from bayes_scaling.models import ScalingLawModel, compare_models, transfer_gap_evidence
 from bayes_scaling.pipeline import fast_mode, sampler_settings
 from bayes_scaling.planning import next_batch_value, sample_size_for_target
@@ -60,7 +76,191 @@ pd.set_option("display.max_columns", 20)
 print(f"fast mode: {FAST}; sampler settings: {SAMPLER or 'package defaults'}")
 
 # %% [markdown]
-# ## A CSV of learning-curve errors
+# ## Part 1 · Real learning curves from scikit-learn
+#
+# `sklearn.model_selection.learning_curve` trains an estimator on growing subsets of the
+# training folds and scores it on the test folds. We use five random 60/40 splits (each split
+# becomes a `seed` of the curve table) and six training sizes from 10 % to 100 % of the
+# training part, for three classifiers (a linear ridge classifier, k nearest neighbours,
+# Gaussian naive Bayes) on two data sets (1,797 digits images, 569 tumour biopsies).
+#
+# scikit-learn scores are higher-is-better (accuracy); the model needs a positive,
+# lower-is-better error. `convert_scores=True` applies the package's documented rule:
+# `error = 1 - accuracy`, metric `1-accuracy` (the error rate). A plain learning curve maps onto
+# the schema as `property` = the data set and `database` = the estimator (where the
+# `n` training samples go), so the model pools the curves by data set and by estimator, and
+# "which database to expand" reads "which estimator to invest in". The decision sentences
+# call the floor `C` of the law a "transfer gap": here it is the error rate no amount of
+# data removes for that estimator.
+
+# %%
+DATASETS = {"digits": load_digits, "breast_cancer": load_breast_cancer}
+ESTIMATORS = {
+    "ridge": make_pipeline(StandardScaler(), RidgeClassifier()),
+    "knn": make_pipeline(StandardScaler(), KNeighborsClassifier()),
+    "naive_bayes": GaussianNB(),
+}
+CV = ShuffleSplit(n_splits=5, test_size=0.4, random_state=SEED)
+TRAIN_SIZES = np.geomspace(0.1, 1.0, 6)
+
+tables = []
+for data_name, loader in DATASETS.items():
+    X, y = loader(return_X_y=True)
+    for est_name, estimator in ESTIMATORS.items():
+        train_sizes, train_scores, test_scores = learning_curve(
+            estimator, X, y, cv=CV, train_sizes=TRAIN_SIZES, scoring="accuracy"
+        )
+        tables.append(
+            from_learning_curve(
+                train_sizes,
+                train_scores,
+                test_scores,
+                scoring="accuracy",
+                dataset=data_name,
+                estimator=est_name,
+                convert_scores=True,
+            )
+        )
+real = validate_curves(pd.concat(tables, ignore_index=True))
+print(f"{len(real)} rows, {real.groupby(['property', 'database']).ngroups} curves")
+display(real.head())
+display(
+    real.pivot_table(index=["property", "n"], columns="database", values="error", aggfunc="mean")
+    .round(3)
+    .rename_axis(columns="mean error rate")
+)
+
+# %% [markdown]
+# Without `convert_scores=True` the adapter refuses the accuracy and says how it would convert
+# it; an error of exactly zero (a split scored perfectly) is refused too, since the model
+# works on the log of the error.
+
+# %%
+try:
+    from_learning_curve(train_sizes, train_scores, test_scores, scoring="accuracy")
+except CurveSchemaError as exc:
+    print(str(exc).splitlines()[0])
+
+# %% [markdown]
+# ### Fit: pooled by data set and by estimator
+#
+# `groups=["property", "database"]` gives every curve additive, partially pooled effects of
+# its data set and of its estimator on the error at the reference size, the floor fraction
+# and the decay rate.
+
+# %%
+real_model = ScalingLawModel(groups=["property", "database"], random_seed=SEED, **SAMPLER).fit(real)
+print(real_model.convergence)
+real_post = real_model.curve_posterior()
+real_ids = real_post.curve_ids
+
+
+def real_name(curve: str) -> str:
+    """``"digits · knn"`` for a curve id of the real example."""
+    meta = real_post.curves.loc[curve]
+    return f"{meta['property']} · {meta['database']}"
+
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(14, 4.5), layout="constrained")
+real_bands = compute_curve_bands(real_post, scale="original", extrapolate=10)
+real_points = compute_observed_points(real, scale="original")
+for ax, data_name in zip(axes, DATASETS, strict=True):
+    keep = [c for c in real_ids if real_post.curves.loc[c, "property"] == data_name]
+    plot_learning_curves(
+        real_bands[real_bands["curve"].isin(keep)],
+        observed=real_points[real_points["curve"].isin(keep)],
+        ax=ax,
+        title=f"{data_name}: error rate vs training size, fit and 90 % band",
+    )
+plt.show()
+
+# %% [markdown]
+# ### Decisions
+#
+# How many training samples reach an error rate of 3 % with 90 % probability, and how likely is
+# 3 % out of reach (the floor `C` above it)? The data sets are finite, so a large `n` answers
+# "if we collected more data of this kind".
+
+# %%
+TARGET = 0.03
+real_sizes = {c: sample_size_for_target(real_post, c, TARGET, prob=0.9) for c in real_ids}
+for c, d in real_sizes.items():
+    print(f"- {real_name(c)}: {d.sentence}")
+reach = pd.concat([d.table for d in real_sizes.values()], ignore_index=True)
+reach.insert(0, "curve", [real_name(c) for c in reach.pop("curve")])
+display(reach[["curve", "target", "n_median", "n_at_prob", "p_unreachable"]])
+
+# %% [markdown]
+# What would 1,000 more training samples buy, and which estimator should get them? The
+# ranking by the floor `C` says which estimator keeps improving longest.
+
+# %%
+BATCH = 1_000
+real_next = {c: next_batch_value(real_post, c, BATCH) for c in real_ids}
+for d in real_next.values():
+    print(f"- {d.sentence}")
+after_real = pd.concat([d.table for d in real_next.values()], ignore_index=True)
+after_real["data set"] = [real_post.curves.loc[c, "property"] for c in after_real["curve"]]
+after_real["estimator"] = [real_post.curves.loc[c, "database"] for c in after_real["curve"]]
+floor = compare_groups(real_post, by="database", within="property", rank_by="gap")
+print(floor.sentence)
+display(floor.table[["context", "group", "C_median", "C_lower", "C_upper", "p_best"]])
+
+# %% [markdown]
+# ### The answer (real curves)
+
+# %%
+for data_name, rows in after_real.groupby("data set"):
+    best_row = rows.sort_values("error_after_median").iloc[0]
+    print(
+        f"On {data_name}, invest the next {BATCH:,} samples in {best_row['estimator']}: its "
+        f"median error rate goes from {best_row['error_now_median']:.3f} to "
+        f"{best_row['error_after_median']:.3f} (90 % interval "
+        f"{best_row['error_after_lower']:.3f}-{best_row['error_after_upper']:.3f}). "
+        + real_sizes[best_row["curve"]].sentence
+    )
+
+# %% [markdown]
+# ### Your own table
+#
+# Curves from a tracker or a spreadsheet come with their own column names. `from_table` maps
+# them onto the schema (CSV, Parquet or a DataFrame) and validates the result; the same is
+# `bayes-scaling import-curves runs.csv -o curves.csv --n train_size --error val_accuracy
+# --seed fold --metric accuracy --column property=dataset --column database=model
+# --convert-scores` on the command line. Here the real curves, written back as such a file:
+
+# %%
+workdir = Path(tempfile.mkdtemp(prefix="my_curves_"))
+runs_csv = workdir / "runs.csv"
+real.assign(val_accuracy=1.0 - real["error"]).rename(
+    columns={"property": "dataset", "database": "model", "n": "train_size", "seed": "fold"}
+)[["dataset", "model", "train_size", "fold", "val_accuracy"]].to_csv(runs_csv, index=False)
+print(runs_csv.read_text().splitlines()[:3])
+mine = from_table(
+    runs_csv,
+    n="train_size",
+    error="val_accuracy",
+    seed="fold",
+    metric="accuracy",
+    columns={"property": "dataset", "database": "model"},
+    convert_scores=True,
+)
+pd.testing.assert_frame_equal(mine, real)
+print(f"{len(mine)} rows, the same table as above")
+
+# %% [markdown]
+# ## Part 2 · Simulated curves, where the truth is known
+#
+# The example is not materials science: a monocular **depth-estimation** network is
+# pretrained on *n* synthetic images from one of three renderers and fine-tuned on a fixed
+# set of real photos; the error is the depth MAE in metres on real test photos. The curves are
+# simulated with `bayes_scaling.simulate.simulate_curves` from known laws (so we can check
+# the answers), written to a CSV in a temporary folder, and from there on treated exactly like
+# a user's file. To use your own data, point `CSV` at your file.
+
+# %% [markdown]
+# ### A CSV of learning-curve errors
 #
 # One row per (curve, n, seed). Required columns: `property, database, kind, n, seed, error,
 # metric, target_scale`; `unit` (and a few others) are optional. `target_scale` is the
@@ -79,7 +279,6 @@ TRUTH = pd.DataFrame(
     }
 )
 N_GRID = np.unique(np.round(np.geomspace(100, 20_000, 8)).astype(int))
-workdir = Path(tempfile.mkdtemp(prefix="my_curves_"))
 CSV = workdir / "depth_learning_curves.csv"
 simulate_curves(TRUTH, N_GRID, seeds=4, noise=0.05, target_scale=1.2, rng=SEED).to_csv(
     CSV, index=False
@@ -93,7 +292,7 @@ print(f"{len(curves)} rows, {curves.groupby(['property', 'database']).ngroups} c
 display(curves.head())
 
 # %% [markdown]
-# ## Fit the scaling law with a transfer gap
+# ### Fit the scaling law with a transfer gap
 #
 # `ScalingLawModel` defaults to the paper's law `power_gap`, `error = D n^-α + C`. Grouping
 # columns with a single level, or with one curve per level, are dropped automatically
@@ -106,7 +305,7 @@ posterior = model.curve_posterior()
 ids = posterior.curve_ids
 
 # %% [markdown]
-# ## Is the fit trustworthy? Convergence
+# ### Is the fit trustworthy? Convergence
 #
 # `model.convergence` checks divergences, R-hat (≤ 1.01) and bulk and tail ESS (≥ 400) for
 # every curve's `D`, `α` and `C`; `fit()` already warns when a threshold is missed. In fast
@@ -134,7 +333,7 @@ for _, true in TRUTH.iterrows():
 display(pd.DataFrame(rows))
 
 # %% [markdown]
-# ## Which law? Leave-one-out comparison
+# ### Which law? Leave-one-out comparison
 #
 # Is there really a transfer gap, and is one power law enough? We fit the same curves with
 # the pure power law (`power`, no gap) and a smoothly broken power law with a gap
@@ -176,7 +375,7 @@ ax.set(xlabel="ELPD (PSIS-LOO), higher is better", title="Which law predicts lef
 plt.show()
 
 # %% [markdown]
-# ## Plan: how much more synthetic data, and from which renderer?
+# ### Plan: how much more synthetic data, and from which renderer?
 #
 # We need a depth MAE of 0.13 m with 90 % probability. First: how many images does each
 # renderer need? Then: with 2,000 GPU-hours and (illustrative) costs of 0.02, 0.004 and 0.001
@@ -240,7 +439,7 @@ ax2.set_title(f"Images needed: {posterior.curves.loc[best, 'database']}")
 plt.show()
 
 # %% [markdown]
-# ## The answer
+# ### The answer (simulated curves)
 
 # %%
 print(evidence.sentence)

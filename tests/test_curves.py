@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,8 +12,11 @@ from bayes_scaling.curves import (
     REQUIRED_COLUMNS,
     curve_ids,
     curves_hash,
+    is_normalised_metric,
     normalised_error,
     read_curves,
+    score_conversion,
+    to_error_metric,
     validate_curves,
     write_curves,
 )
@@ -118,15 +123,150 @@ def test_one_point_per_curve():
         validate_curves(df)
 
 
-def test_bad_kind_and_metric():
+def test_bad_kind():
     df = make_curves()
     df.loc[0, "kind"] = "pretrain"
     with pytest.raises(CurveSchemaError, match=r"'kind' must be one of"):
         validate_curves(df)
-    df = make_curves()
-    df["metric"] = "r2"
-    with pytest.raises(CurveSchemaError, match=r"'metric' must be one of"):
+
+
+# ------------------------------------------------------------------ open metric vocabulary
+@pytest.mark.parametrize(
+    "metric", ["error_rate", "log_loss", "mse", "1-accuracy", "nll", "my_team_loss", "MAE"]
+)
+def test_any_lower_is_better_metric_is_accepted(metric):
+    out = validate_curves(make_curves().assign(metric=metric))
+    assert set(out["metric"]) == {metric}
+    assert all(c.endswith(f"|{metric}") for c in curve_ids(out))
+
+
+#: Every rejected higher-is-better score with the conversion its message must state.
+SCORES = {
+    "accuracy": ("1 - accuracy", "1-accuracy"),
+    "balanced_accuracy": ("1 - balanced_accuracy", "1-balanced_accuracy"),
+    "top_k_accuracy": ("1 - top_k_accuracy", "1-top_k_accuracy"),
+    "r2": ("1 - r2", "1-r2"),
+    "explained_variance": ("1 - explained_variance", "1-explained_variance"),
+    "auc": ("1 - auc", "1-auc"),
+    "roc_auc": ("1 - roc_auc", "1-roc_auc"),
+    "roc_auc_ovr_weighted": ("1 - roc_auc_ovr_weighted", "1-roc_auc_ovr_weighted"),
+    "average_precision": ("1 - average_precision", "1-average_precision"),
+    "f1": ("1 - f1", "1-f1"),
+    "f1_macro": ("1 - f1_macro", "1-f1_macro"),
+    "precision": ("1 - precision", "1-precision"),
+    "precision_weighted": ("1 - precision_weighted", "1-precision_weighted"),
+    "recall": ("1 - recall", "1-recall"),
+    "recall_micro": ("1 - recall_micro", "1-recall_micro"),
+    "jaccard": ("1 - jaccard", "1-jaccard"),
+    "matthews_corrcoef": ("1 - matthews_corrcoef", "1-matthews_corrcoef"),
+    "d2_absolute_error_score": ("1 - d2_absolute_error_score", "1-d2_absolute_error_score"),
+    "val_accuracy": ("1 - val_accuracy", "1-val_accuracy"),
+    "test_auc": ("1 - test_auc", "1-test_auc"),
+    "neg_mean_absolute_error": ("-(neg_mean_absolute_error)", "mean_absolute_error"),
+    "neg_root_mean_squared_error": ("-(neg_root_mean_squared_error)", "root_mean_squared_error"),
+    "neg_log_loss": ("-(neg_log_loss)", "log_loss"),
+    "neg_brier_score": ("-(neg_brier_score)", "brier_score"),
+}
+
+
+@pytest.mark.parametrize("score", sorted(SCORES))
+def test_higher_is_better_score_is_rejected_with_its_conversion(score):
+    formula, new = SCORES[score]
+    values = 0.8 if not score.startswith("neg_") else -0.2
+    df = make_curves().assign(metric=score, error=values)
+    expected = (
+        rf"higher-is-better score\(s\) \['{score}'\].*'{score}' -> error = "
+        rf"{re.escape(formula)}, metric '{re.escape(new)}'.*convert_scores=True"
+    )
+    with pytest.raises(CurveSchemaError, match=expected):
         validate_curves(df)
+    assert score_conversion(score)[0] == new
+    converted = validate_curves(df, convert_scores=True)
+    assert set(converted["metric"]) == {new}
+    np.testing.assert_allclose(converted["error"], 0.2)
+
+
+@pytest.mark.parametrize("score", ["mutual_info_score", "positive_likelihood_ratio"])
+def test_unbounded_score_has_no_conversion(score):
+    df = make_curves().assign(metric=score)
+    for kwargs in ({}, {"convert_scores": True}):
+        with pytest.raises(CurveSchemaError, match="no rule turning it into an error"):
+            validate_curves(df, **kwargs)
+
+
+def test_every_sklearn_scorer_is_a_score():
+    metrics = pytest.importorskip("sklearn.metrics")
+    for name in metrics.get_scorer_names():
+        df = make_curves().assign(metric=name)
+        with pytest.raises(CurveSchemaError, match="higher-is-better|no rule"):
+            validate_curves(df)
+
+
+def test_to_error_metric_rules_and_idempotence():
+    t = pd.DataFrame(
+        {
+            "metric": ["accuracy", "neg_mean_absolute_error", "error_rate", "R2", "1-accuracy"],
+            "error": [0.75, -0.4, 0.1, 0.6, 0.3],
+        }
+    )
+    out = to_error_metric(t)
+    assert out["metric"].tolist() == [
+        "1-accuracy",
+        "mean_absolute_error",
+        "error_rate",
+        "1-r2",
+        "1-accuracy",
+    ]
+    np.testing.assert_allclose(out["error"], [0.25, 0.4, 0.1, 0.4, 0.3])
+    pd.testing.assert_frame_equal(to_error_metric(out), out)
+    with pytest.raises(CurveSchemaError, match="missing column"):
+        to_error_metric(t[["metric"]])
+
+
+def test_converted_perfect_score_is_a_zero_error():
+    df = make_curves().assign(metric="accuracy", error=0.9)
+    df.loc[4, "error"] = 1.0
+    with pytest.raises(CurveSchemaError, match=r"'error' must be > 0"):
+        validate_curves(df, convert_scores=True)
+    df = make_curves().assign(metric="neg_log_loss", error=-0.3)
+    df.loc[2, "error"] = 0.1  # a positive "negated loss": the sign was already flipped
+    with pytest.raises(CurveSchemaError, match=r"'error' must be > 0"):
+        validate_curves(df, convert_scores=True)
+
+
+def test_metric_with_the_id_separator():
+    df = make_curves().assign(metric="mae|rmse")
+    with pytest.raises(CurveSchemaError, match=r"must not contain '\|'"):
+        validate_curves(df)
+
+
+def test_read_curves_converts_on_request(tmp_path):
+    path = tmp_path / "scores.csv"
+    make_curves().assign(metric="accuracy", error=0.9).to_csv(path, index=False)
+    with pytest.raises(CurveSchemaError, match="higher-is-better"):
+        read_curves(path)
+    out = read_curves(path, convert_scores=True)
+    assert set(out["metric"]) == {"1-accuracy"}
+    np.testing.assert_allclose(out["error"], 0.1)
+
+
+@pytest.mark.parametrize(
+    ("metric", "normalised"),
+    [
+        ("nmae", True),
+        ("nrmse", True),
+        ("NMAE", True),
+        ("normalised_log_loss", True),
+        ("normalized_mse", True),
+        ("mae", False),
+        ("nll", False),
+        ("neg_mean_absolute_error", False),
+        ("error_rate", False),
+        ("1-accuracy", False),
+    ],
+)
+def test_normalised_metric_rule(metric, normalised):
+    assert is_normalised_metric(metric) is normalised
 
 
 def test_non_positive_target_scale():
@@ -206,3 +346,6 @@ def test_normalised_error():
     np.testing.assert_allclose(ne, df["error"] / df["target_scale"])
     df2 = df.assign(metric="nmae")
     np.testing.assert_allclose(normalised_error(df2), df2["error"])
+    # "nll" starts with "n" but is not a normalised metric: it is divided by target_scale
+    df3 = df.assign(metric="nll")
+    np.testing.assert_allclose(normalised_error(df3), df3["error"] / df3["target_scale"])

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bayes_scaling.curves import normalised_error, validate_curves
+from bayes_scaling.curves import is_normalised_metric, normalised_error, validate_curves
 from bayes_scaling.exceptions import CurveSchemaError
 
 #: Fewest distinct experimental sizes a task needs (the point of a surface).
@@ -223,7 +223,7 @@ def prepare_surface(table: pd.DataFrame, *, metric: str | None = None) -> Surfac
     scale = np.array(
         [float(table.loc[obs_target == t, "target_scale"].iloc[0]) for t in range(len(targets))]
     )
-    if metric.startswith("n"):
+    if is_normalised_metric(metric):
         units = [""] * len(targets)
     elif "unit" in table:
         units = [str(table.loc[obs_target == t, "unit"].iloc[0]) for t in range(len(targets))]
