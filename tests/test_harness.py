@@ -19,7 +19,9 @@ from bayes_scaling.harness import HarnessConfig, Job, make_jobs, prepare_pair, r
 from bayes_scaling.harness.runner import _job_arrays
 
 PAIR = "polymer_density_radonpy"
-SMALL = HarnessConfig(seeds=2, n_grid=(16, 32, 64), m_grid=(16, 32, 64), target_max=300)
+SMALL = HarnessConfig(
+    protocol="legacy", seeds=2, n_grid=(16, 32, 64), m_grid=(16, 32, 64), target_max=300
+)
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +113,9 @@ def test_run_harness_table_and_resume(tmp_path, prep):
 
 @pytest.mark.parametrize("backend", ["loky", "threading"])
 def test_parallel_backends_match_sequential(tmp_path, backend):
-    cfg = HarnessConfig(seeds=1, n_grid=(16, 32, 64), m_grid=(16, 32, 64), target_max=300)
+    cfg = HarnessConfig(
+        protocol="legacy", seeds=1, n_grid=(16, 32, 64), m_grid=(16, 32, 64), target_max=300
+    )
     # "threading" runs two jobs in one process: it reproduced the Dask flakiness (BLAS
     # thread limit undone by the job that finished first) in 2 of 3 runs before the fix.
     a = run_harness(PAIR, config=cfg, out=tmp_path / "a", backend=backend, n_jobs=2, quiet=True)
@@ -122,7 +126,9 @@ def test_parallel_backends_match_sequential(tmp_path, backend):
 @pytest.mark.integration
 def test_dask_backend_matches_loky(tmp_path):
     distributed = pytest.importorskip("dask.distributed")
-    cfg = HarnessConfig(seeds=1, n_grid=(16, 32, 64), m_grid=(16, 32, 64), target_max=300)
+    cfg = HarnessConfig(
+        protocol="legacy", seeds=1, n_grid=(16, 32, 64), m_grid=(16, 32, 64), target_max=300
+    )
     ref = run_harness(PAIR, config=cfg, out=tmp_path / "loky", backend="sequential", quiet=True)
     with distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
@@ -144,6 +150,8 @@ def test_kill_minus_nine_then_resume(tmp_path):
         "-m",
         "bayes_scaling",
         "curves",
+        "--protocol",
+        "legacy",
         "--pair",
         PAIR,
         "--seeds",
@@ -198,7 +206,7 @@ def test_surface_levels_are_nested_subsets_of_the_split(prep):
     train_min = min(len(tr) for tr, _ in prep.splits.values())
     assert prep.m_levels == [int(0.25 * train_min), int(0.5 * train_min)]
     assert prep.m_n_grid == prep.n_grid  # 3-point grid: all of it
-    p5 = prepare_pair(PAIR, HarnessConfig(seeds=1, target_max=300, m_n_points=4))
+    p5 = prepare_pair(PAIR, HarnessConfig(protocol="legacy", seeds=1, target_max=300, m_n_points=4))
     assert len(p5.m_n_grid) == 4 and p5.m_n_grid[0] == p5.n_grid[0]
     assert p5.m_n_grid[-1] == p5.n_grid[-1] and set(p5.m_n_grid) <= set(p5.n_grid)
     # a surface job trains on the first m rows of the scratch order (nested, inside the split)
@@ -215,9 +223,16 @@ def test_surface_levels_are_nested_subsets_of_the_split(prep):
 
 def test_resume_from_shards_written_before_the_surface(tmp_path):
     """Shards without an ``m`` column count as full-split jobs; only surface jobs rerun."""
-    cfg = HarnessConfig(seeds=1, n_grid=(16, 32, 64), m_grid=(16, 32, 64), target_max=300)
+    cfg = HarnessConfig(
+        protocol="legacy", seeds=1, n_grid=(16, 32, 64), m_grid=(16, 32, 64), target_max=300
+    )
     old = HarnessConfig(
-        seeds=1, n_grid=(16, 32, 64), m_grid=(16, 32, 64), target_max=300, m_fractions=()
+        protocol="legacy",
+        seeds=1,
+        n_grid=(16, 32, 64),
+        m_grid=(16, 32, 64),
+        target_max=300,
+        m_fractions=(),
     )
     first = run_harness(PAIR, config=old, out=tmp_path, quiet=True)
     assert first["m"].isna().all()
@@ -245,7 +260,9 @@ def test_bad_inputs(tmp_path):
     with pytest.raises(BayesScalingError, match="m_n_points"):
         HarnessConfig(m_n_points=2)
     with pytest.raises(BayesScalingError, match="below n_min"):
-        prepare_pair(PAIR, HarnessConfig(seeds=1, target_max=300, m_fractions=(0.01,)))
+        prepare_pair(
+            PAIR, HarnessConfig(protocol="legacy", seeds=1, target_max=300, m_fractions=(0.01,))
+        )
 
 
 def test_cli_requires_pair(tmp_path):

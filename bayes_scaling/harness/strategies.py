@@ -3,6 +3,10 @@
 Every strategy implements :meth:`Strategy.fit_predict`, taking standardised arrays:
 source features/labels (``Xs``, ``ys``; empty for ``scratch``), the target training split and
 the target test features, and returning test predictions on the standardised target scale.
+Strategies that use a pretrained network split this into :func:`pretrain_source` and
+:meth:`Strategy.adapt` (``fit_predict = adapt(pretrain_source(...))``), so that the harness
+can pretrain once and adapt the same network to many experimental subsets; ``adapt`` never
+modifies the network it is given.
 
 Hyper-parameters are fixed (no tuning on the test split) and documented in
 :data:`MLP_PARAMS`:
@@ -12,6 +16,18 @@ Hyper-parameters are fixed (no tuning on the test split) and documented in
     trained further on the target with ``warm_start=True`` (the paper's pretrain/fine-tune
     approach in scikit-learn form). The output layer is shared: the source label is
     standardised with its own mean/std, the target with train-split statistics.
+``gentle``
+    A gentler fine-tune that keeps more of what pretraining learned: a fresh Adam at a ten
+    times lower learning rate (:data:`GENTLE_LEARNING_RATE`), at most
+    :data:`TARGET_EPOCHS` epochs, early stopping on the last
+    :data:`GENTLE_VALIDATION_FRACTION` of the target *training* rows (patience
+    :data:`GENTLE_PATIENCE` epochs) and the weights of the best validation epoch restored.
+    Never looks at the test rows.
+``frozen``
+    Frozen-feature transfer: the pretrained network is not trained further; its last hidden
+    layer (64 ReLU units) is the input of a ridge regression on the target training rows,
+    with the ridge penalty chosen by efficient leave-one-out on those rows
+    (:class:`~sklearn.linear_model.RidgeCV`, :data:`FROZEN_ALPHAS`).
 ``feature``
     The source model's prediction is appended as an extra input feature for a target model
     (XenonPy-style shotgun transfer).
@@ -27,6 +43,7 @@ model (``target_estimator``); the default is the same MLP architecture as ``fine
 
 from __future__ import annotations
 
+import copy
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -34,7 +51,10 @@ from typing import Any, Final
 import numpy as np
 from sklearn.base import RegressorMixin, clone
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import RidgeCV
 from sklearn.neural_network import MLPRegressor
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from bayes_scaling.exceptions import UnknownNameError
 
@@ -52,6 +72,13 @@ PRETRAIN_EPOCHS: Final[int] = 120
 #: Epochs on the target (fine-tuning and from-scratch training); fixed, no early stopping.
 TARGET_EPOCHS: Final[int] = 80
 EARLY_STOP_MIN: Final[int] = 200
+#: ``gentle`` fine-tune: learning rate (a tenth of the pretraining one), share of the target
+#: training rows held out for early stopping, and patience in epochs.
+GENTLE_LEARNING_RATE: Final[float] = 1e-4
+GENTLE_VALIDATION_FRACTION: Final[float] = 0.2
+GENTLE_PATIENCE: Final[int] = 10
+#: ``frozen``: ridge penalties searched by leave-one-out on the target training rows.
+FROZEN_ALPHAS: Final[tuple[float, ...]] = tuple(float(a) for a in np.logspace(-3, 3, 13))
 
 
 def make_mlp(random_state: int, *, max_iter: int, early_stopping: bool = False) -> MLPRegressor:
@@ -100,6 +127,21 @@ class Strategy:
         random_state: int,
     ) -> np.ndarray:
         """Fit on source + target training data and predict the target test rows."""
+        return self.adapt(pretrain_source(Xs, ys, random_state), Xt, yt, Xtest, random_state)
+
+    def adapt(
+        self,
+        source_model: MLPRegressor,
+        Xt: np.ndarray,
+        yt: np.ndarray,
+        Xtest: np.ndarray,
+        random_state: int,
+    ) -> np.ndarray:
+        """Adapt a pretrained network to the target and predict the test rows.
+
+        ``source_model`` is left unchanged (strategies that train it work on a copy), so one
+        pretrained network can serve any number of calls with identical results.
+        """
         raise NotImplementedError
 
 
@@ -109,8 +151,9 @@ class FineTune(Strategy):
 
     name: str = "finetune"
 
-    def fit_predict(self, Xs, ys, Xt, yt, Xtest, random_state):  # noqa: D102
-        model = pretrain_source(Xs, ys, random_state)
+    def adapt(self, source_model, Xt, yt, Xtest, random_state):  # noqa: D102
+        model = copy.deepcopy(source_model)
+        model.set_params(random_state=random_state)
         # Continue from the pretrained weights: warm start, fixed epochs, no early stopping
         # (early stopping would restore the best *source* weights).
         model.set_params(warm_start=True, early_stopping=False, max_iter=TARGET_EPOCHS)
@@ -139,8 +182,8 @@ class FeatureTransfer(Strategy):
     name: str = "feature"
     target_estimator: RegressorMixin = field(default_factory=_default_target)
 
-    def fit_predict(self, Xs, ys, Xt, yt, Xtest, random_state):  # noqa: D102
-        src = pretrain_source(Xs, ys, random_state)
+    def adapt(self, source_model, Xt, yt, Xtest, random_state):  # noqa: D102
+        src = source_model
         tgt = _with_seed(self.target_estimator, random_state + 1)
         aug_train = np.column_stack([Xt, src.predict(Xt)])
         aug_test = np.column_stack([Xtest, src.predict(Xtest)])
@@ -155,8 +198,8 @@ class ResidualTransfer(Strategy):
     name: str = "residual"
     target_estimator: RegressorMixin = field(default_factory=_default_target)
 
-    def fit_predict(self, Xs, ys, Xt, yt, Xtest, random_state):  # noqa: D102
-        src = pretrain_source(Xs, ys, random_state)
+    def adapt(self, source_model, Xt, yt, Xtest, random_state):  # noqa: D102
+        src = source_model
         p_train, p_test = src.predict(Xt), src.predict(Xtest)
         # Calibrate the source prediction to the target scale (least squares), then model the
         # residual: systematic simulation bias is absorbed by the linear map.
@@ -167,6 +210,89 @@ class ResidualTransfer(Strategy):
         tgt = _with_seed(self.target_estimator, random_state + 1)
         _fit_quiet(tgt, Xt, yt - base_train)
         return base_test + tgt.predict(Xtest)
+
+
+def _validation_split(n_rows: int, fraction: float) -> int:
+    """Rows kept for fitting when the last ``fraction`` of ``n_rows`` validates (>= 2 each)."""
+    n_val = max(2, round(fraction * n_rows))
+    return n_rows - n_val if n_rows - n_val >= 2 else n_rows
+
+
+@dataclass
+class GentleFineTune(Strategy):
+    """Fine-tune at a lower learning rate with early stopping on part of the training rows.
+
+    The last :attr:`validation_fraction` of the target training rows (the caller passes them
+    in a random order; the harness uses the trial's permutation) validate each epoch; the
+    weights of the best epoch are kept. With fewer than 4 training rows it trains for
+    :attr:`max_epochs` without validation.
+    """
+
+    name: str = "gentle"
+    learning_rate: float = GENTLE_LEARNING_RATE
+    max_epochs: int = TARGET_EPOCHS
+    patience: int = GENTLE_PATIENCE
+    validation_fraction: float = GENTLE_VALIDATION_FRACTION
+
+    def adapt(self, source_model, Xt, yt, Xtest, random_state):  # noqa: D102
+        model = copy.deepcopy(source_model)
+        k = _validation_split(len(yt), self.validation_fraction)
+        X_fit, y_fit, X_val, y_val = Xt[:k], yt[:k], Xt[k:], yt[k:]
+        best = np.inf
+        best_params = None
+        stale = 0
+        for epoch in range(self.max_epochs):
+            # A new shuffle each epoch (sklearn re-seeds from random_state at every call).
+            model.set_params(random_state=(random_state + epoch) % 2**32)
+            if epoch == 0:  # fit() with warm_start: keeps the weights, makes a fresh Adam
+                model.set_params(
+                    warm_start=True,
+                    early_stopping=False,
+                    max_iter=1,
+                    learning_rate_init=self.learning_rate,
+                )
+                model.best_loss_ = np.inf
+                model._no_improvement_count = 0
+                _fit_quiet(model, X_fit, y_fit)
+            else:  # partial_fit: one more epoch with the same optimizer
+                model.partial_fit(X_fit, y_fit)
+            if not len(y_val):
+                continue
+            loss = float(np.mean(np.abs(model.predict(X_val) - y_val)))
+            if loss < best - 1e-6:
+                best, stale = loss, 0
+                best_params = (
+                    [c.copy() for c in model.coefs_],
+                    [b.copy() for b in model.intercepts_],
+                )
+            else:
+                stale += 1
+                if stale >= self.patience:
+                    break
+        if best_params is not None:
+            model.coefs_, model.intercepts_ = best_params
+        return model.predict(Xtest)
+
+
+def hidden_features(model: MLPRegressor, X: np.ndarray) -> np.ndarray:
+    """Activations of the last hidden layer of a fitted MLP (ReLU) for inputs ``X``."""
+    h = np.asarray(X)
+    for W, b in zip(model.coefs_[:-1], model.intercepts_[:-1], strict=True):
+        h = np.maximum(h @ W + b, 0.0)
+    return h
+
+
+@dataclass
+class FrozenFeatures(Strategy):
+    """Ridge regression on the pretrained network's last hidden layer (network frozen)."""
+
+    name: str = "frozen"
+    alphas: tuple[float, ...] = FROZEN_ALPHAS
+
+    def adapt(self, source_model, Xt, yt, Xtest, random_state):  # noqa: D102
+        head = make_pipeline(StandardScaler(), RidgeCV(alphas=self.alphas))
+        head.fit(hidden_features(source_model, Xt), yt)
+        return head.predict(hidden_features(source_model, Xtest))
 
 
 @dataclass
@@ -185,6 +311,8 @@ class Scratch(Strategy):
 
 STRATEGIES: Final[dict[str, type[Strategy]]] = {
     "finetune": FineTune,
+    "gentle": GentleFineTune,
+    "frozen": FrozenFeatures,
     "feature": FeatureTransfer,
     "residual": ResidualTransfer,
     "scratch": Scratch,
