@@ -142,6 +142,9 @@ ONE_MINUS_FAMILIES: Final[tuple[str, ...]] = (
 SCORE_WORDS: Final[frozenset[str]] = frozenset(
     {"accuracy", "acc", "auc", "r2", "f1", "precision", "recall"}
 )
+#: Words that mark a name as an error even when it also holds a score word
+#: (``acc_error``, ``f1_loss``).
+ERROR_WORDS: Final[frozenset[str]] = frozenset({"error", "err", "loss", "rate"})
 #: Prefix of scikit-learn's negated losses (``neg_mean_absolute_error`` is ``-MAE``):
 #: converted by ``error = -score`` into the metric without the prefix.
 NEGATED_PREFIX: Final[str] = "neg_"
@@ -185,12 +188,13 @@ def score_conversion(metric: str) -> tuple[str, str] | None:
     * scikit-learn's negated losses, ``neg_<loss>``: ``error = -score``, metric ``<loss>``
       (``neg_mean_absolute_error`` -> ``mean_absolute_error``, ``neg_log_loss`` ->
       ``log_loss``);
-    * scores bounded above by 1 (:data:`ONE_MINUS_SCORES`, the suffixed variants of
-      :data:`ONE_MINUS_FAMILIES` such as ``f1_macro``, and any name containing one of the
+    * scores bounded above by 1 (:data:`ONE_MINUS_SCORES`; unless the name contains one of
+      the words of :data:`ERROR_WORDS`, also the suffixed variants of
+      :data:`ONE_MINUS_FAMILIES` such as ``f1_macro`` and any name containing one of the
       words of :data:`SCORE_WORDS`, such as ``val_accuracy``): ``error = 1 - score``,
       metric ``1-<score>`` (``accuracy`` -> ``1-accuracy``, ``r2`` -> ``1-r2``);
-    * every other name (``mae``, ``error_rate``, ``log_loss``, ``1-accuracy``, ...) is a
-      lower-is-better error and is kept as it is.
+    * every other name (``mae``, ``error_rate``, ``log_loss``, ``1-accuracy``,
+      ``acc_error``, ...) is a lower-is-better error and is kept as it is.
 
     Parameters
     ----------
@@ -229,12 +233,12 @@ def score_conversion(metric: str) -> tuple[str, str] | None:
         return None
     if key.startswith(NEGATED_PREFIX) and len(key) > len(NEGATED_PREFIX):
         return key[len(NEGATED_PREFIX) :], "-score"
+    if key in ONE_MINUS_SCORES:
+        return f"1-{key}", "1 - score"
     words = set(re.split(r"[^a-z0-9]+", key))
-    if (
-        key in ONE_MINUS_SCORES
-        or any(key.startswith(f + "_") for f in ONE_MINUS_FAMILIES)
-        or words & SCORE_WORDS
-    ):
+    if words & ERROR_WORDS:
+        return None
+    if any(key.startswith(f + "_") for f in ONE_MINUS_FAMILIES) or words & SCORE_WORDS:
         return f"1-{key}", "1 - score"
     return None
 

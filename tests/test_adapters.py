@@ -440,3 +440,35 @@ def test_fit_and_decisions_on_adapter_output():
     ranking = compare_groups(post, by="database", within="property", rank_by="error")
     assert set(ranking.table["group"]) == {"naive_bayes", "tree"}
     assert ranking.sentence
+
+
+def test_decisions_print_an_open_metric_name_and_unit():
+    """Sentences name the user's metric and unit (no MCMC: a fake posterior at a known truth)."""
+    from _fake_posterior import fake_posterior
+
+    from bayes_scaling.planning import next_batch_value, sample_size_for_target
+    from bayes_scaling.plotting import compute_curve_bands
+
+    spec = dict(
+        property="speech",
+        database="whisper_small",
+        kind="transfer",
+        metric="word_error_rate",
+        unit="errors/word",
+        target_scale=1.0,
+        n_min=100,
+        n_max=10_000,
+        D=2.0,
+        alpha=0.4,
+        C=0.05,
+    )
+    other = {**spec, "database": "whisper_base", "metric": "nll", "unit": "nats", "C": 0.1}
+    post = fake_posterior([spec, other])
+    wer, nll = post.curve_ids
+    d = sample_size_for_target(post, wer, 0.08, prob=0.9)
+    assert "speech word_error_rate" in d.sentence and "0.08 errors/word" in d.sentence
+    assert "whisper_small samples" in d.sentence
+    nb = next_batch_value(post, nll, 5_000)
+    assert "speech nll" in nb.sentence and "nats" in nb.sentence
+    bands = compute_curve_bands(post, scale="original")
+    assert set(bands["metric"]) == {"word_error_rate", "nll"}

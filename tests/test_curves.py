@@ -132,7 +132,19 @@ def test_bad_kind():
 
 # ------------------------------------------------------------------ open metric vocabulary
 @pytest.mark.parametrize(
-    "metric", ["error_rate", "log_loss", "mse", "1-accuracy", "nll", "my_team_loss", "MAE"]
+    "metric",
+    [
+        "error_rate",
+        "log_loss",
+        "mse",
+        "1-accuracy",
+        "nll",
+        "my_team_loss",
+        "MAE",
+        "acc_error",
+        "f1_loss",
+        "top1_error_rate",
+    ],
 )
 def test_any_lower_is_better_metric_is_accepted(metric):
     out = validate_curves(make_curves().assign(metric=metric))
