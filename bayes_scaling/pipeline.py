@@ -18,6 +18,7 @@ import pandas as pd
 
 from bayes_scaling.constants import DEFAULT_SEED
 from bayes_scaling.curves import read_curves, validate_curves
+from bayes_scaling.exceptions import CurveSchemaError
 from bayes_scaling.summary import resolve_targets
 
 #: The curve table the harness produced and the repository ships.
@@ -40,6 +41,12 @@ def select_curves(
     (:func:`surface_table`).
     """
     out = table[table["metric"] == metric]
+    if len(out) == 0 and len(table):
+        raise CurveSchemaError(
+            f"The curve table has no rows of metric {metric!r}; it holds "
+            f"{sorted(map(str, table['metric'].unique()))}: choose one (metric=, or --metric on "
+            "the command line)."
+        )
     if strategies is not None and "strategy" in out:
         out = out[out["strategy"].isin(strategies)]
     if full_split and "m" in out:

@@ -472,3 +472,13 @@ def test_decisions_print_an_open_metric_name_and_unit():
     assert "speech nll" in nb.sentence and "nats" in nb.sentence
     bands = compute_curve_bands(post, scale="original")
     assert set(bands["metric"]) == {"word_error_rate", "nll"}
+
+
+def test_main_job_metric_selection_names_the_metrics_present():
+    from bayes_scaling.pipeline import select_curves
+
+    sizes, train, test = digits_curve()
+    t = from_learning_curve(sizes, train, test, scoring="accuracy", convert_scores=True)
+    with pytest.raises(CurveSchemaError, match=r"no rows of metric 'mae'.*\['1-accuracy'\]"):
+        select_curves(t)
+    assert len(select_curves(t, metric="1-accuracy", strategies=None)) == len(t)
