@@ -42,6 +42,7 @@ from bayes_scaling.decisions import (
     Decision,
     escape_markdown,
     format_number,
+    format_probability,
     formatted_rows,
     markdown_table,
     percent,
@@ -524,7 +525,7 @@ def _summary_cells(t: TaskSummary) -> tuple[str, ...]:
                 f"({format_number(t.more_needed, sig=2)} more)"
             )
         else:
-            needed = f"unreachable:\nP(C ≥ target) = {1 - t.p_gap_below_target:.2f}"
+            needed = f"unreachable:\nP = {1 - t.p_gap_below_target:.2f}"
     gain = dash
     if t.doubling_gain is not None:
         gain = (
@@ -542,17 +543,19 @@ def _summary_cells(t: TaskSummary) -> tuple[str, ...]:
             worth = f"{what} {format_number(t.worth.median, sig=2)} experiments\n" + (
                 f"({format_number(t.worth.lower, sig=2)}–{format_number(t.worth.upper, sig=2)})"
             )
+    if t.worth is not None and not t.worth_converged:
+        worth += "\nNOT RELIABLE: fit did not converge"
     rec = dash
     if t.recommendation is not None:
         r = t.recommendation
         words = r.words[:1].upper() + r.words[1:]
-        rec = f"{words}\nP = {r.probability:.2f}: {r.reason}"
+        rec = f"{words}\nP {format_probability(r.probability)}: {r.reason}"
         if r.action == "experiments" and t.experiments_plan:
             rec += f"\n({t.experiments_plan})"
         if not t.converged:
             rec = (
                 "NOT RELIABLE: the fit did not converge\n"
-                f"(tentative: {r.words}, P = {r.probability:.2f})"
+                f"(tentative: {r.words}, P {format_probability(r.probability)})"
             )
     elif t.target is None:
         rec = "no target planned"

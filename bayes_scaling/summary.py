@@ -34,7 +34,6 @@ from bayes_scaling.decisions import (
     format_number,
     format_probability,
     summarise,
-    with_unit,
 )
 from bayes_scaling.exceptions import BayesScalingError, UnknownNameError
 from bayes_scaling.models.posterior import CurvePosterior
@@ -73,7 +72,7 @@ ACTION_WORDS: Final[dict[str, str]] = {
     "experiments": "experiments are the cheaper lever",
     "plateau": "stop: the curve is at its plateau",
     "simulate": "produce more simulations",
-    "undecided": "undecided: more simulations may not reach the target",
+    "undecided": "undecided: simulations may not reach the target",
 }
 
 
@@ -234,7 +233,7 @@ class TargetChoice:
         Target error (original units).
     rule : str
         How it was chosen, printed next to it: ``"set with --target"`` or the default rule
-        with today's error, e.g. ``"default: 10 % below today's 0.53 eV"``.
+        as a formula of today's error (shown beside it), e.g. ``"default: today − 10 %"``.
     user : bool
         Whether the user set it.
 
@@ -340,19 +339,10 @@ def resolve_targets(
     out: dict[str, TargetChoice] = {}
     for c in curves:
         prop = str(meta.loc[c, "property"]) if "property" in meta else None
-        now = today_error(posterior, c)
-        unit = _text(meta.loc[c, "unit"]) if "unit" in meta else None
         if prop is not None and prop in user:
-            out[c] = TargetChoice(
-                float(user[prop]),
-                f"set with --target (today: {with_unit(now, _unit(unit), sig=3)})",
-                user=True,
-            )
+            out[c] = TargetChoice(float(user[prop]), "set with --target", user=True)
         else:
-            out[c] = TargetChoice(
-                fraction * now,
-                f"default: {pct} % below today's {with_unit(now, _unit(unit), sig=3)}",
-            )
+            out[c] = TargetChoice(fraction * today_error(posterior, c), f"default: today − {pct} %")
     return out
 
 
@@ -448,25 +438,25 @@ def recommend(
     """
     q = check_probability(prob, name="prob")
     if p_reached_now >= q:
-        return _rec("target_met", p_reached_now, "today's error is already below the target")
+        return _rec("target_met", p_reached_now, "today's error is below it")
     if experiments_cheaper:
         return _rec(
             "experiments",
             p_experiments,
-            "the (n, m) surface reaches the target more cheaply with experiments",
+            "cheaper than simulations on the (n, m) surface",
         )
     p_gap_above = 1.0 - p_gap_below_target
     if p_gap_above >= q or p_small_gain >= q:
         if p_gap_above >= p_small_gain:
-            return _rec("plateau", p_gap_above, "the transfer gap C is above the target")
+            return _rec("plateau", p_gap_above, "C is above the target")
         gain = format_number(100 * PLATEAU_GAIN, sig=2)
-        return _rec("plateau", p_small_gain, f"doubling n gains < {gain} % of today's error")
+        return _rec("plateau", p_small_gain, f"doubling n gains < {gain} %")
     if math.isfinite(n_needed):
         return _rec("simulate", p_at_n_needed, f"n ≈ {format_number(n_needed, sig=2)} reaches it")
     return _rec(
         "undecided",
         p_gap_below_target,
-        "more simulations reach the target at best with this probability",
+        "the most more simulations can give",
     )
 
 
@@ -535,7 +525,9 @@ class TaskSummary:
     recommendation : Recommendation or None
         The rule's answer (None without a target).
     converged : bool
-        Whether the fits behind the row converged.
+        Whether the fits behind the row's recommendation converged.
+    worth_converged : bool
+        Whether the fit behind ``worth`` converged.
 
     """
 
@@ -560,6 +552,7 @@ class TaskSummary:
     experiments_plan: str
     recommendation: Recommendation | None
     converged: bool
+    worth_converged: bool = True
 
 
 def _by_curve(decisions: Sequence[Decision], kind: str) -> dict[str, Decision]:
@@ -706,6 +699,7 @@ def summarise_tasks(
                 experiments_plan=exp_words,
                 recommendation=rec,
                 converged=bool(converged and (surface_converged or not cheaper)),
+                worth_converged=surface_converged if source == "surface" else converged,
             )
         )
     return tuple(rows)

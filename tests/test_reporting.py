@@ -17,7 +17,7 @@ import pytest  # noqa: E402
 from _fake_posterior import DEFAULT_SPECS, fake_curve_table, fake_posterior, ids  # noqa: E402
 
 from bayes_scaling.compare import compare_groups  # noqa: E402
-from bayes_scaling.decisions import escape_markdown  # noqa: E402
+from bayes_scaling.decisions import escape_markdown, format_probability  # noqa: E402
 from bayes_scaling.exceptions import BayesScalingError  # noqa: E402
 from bayes_scaling.planning import next_batch_value, sample_size_for_target  # noqa: E402
 from bayes_scaling.reporting import SECTION_IDS, Report, build_report  # noqa: E402
@@ -281,10 +281,10 @@ def test_resolve_targets_default_rule_and_user_values(post):
         now = float(np.median(post.expected_error(float(meta.loc[c, "n_max"]), c, "original")))
         if meta.loc[c, "property"] == "tg":
             assert chosen[c].value == 25.0 and chosen[c].user
-            assert "--target" in chosen[c].rule
+            assert chosen[c].rule == "set with --target"
         else:
             assert chosen[c].value == pytest.approx(0.9 * now)
-            assert "10 % below today's" in chosen[c].rule and not chosen[c].user
+            assert chosen[c].rule == "default: today − 10 %" and not chosen[c].user
     with pytest.raises(UnknownNameError, match="unknown property"):
         resolve_targets(post, {"viscosity": 1.0})
     with pytest.raises(BayesScalingError, match="> 0"):
@@ -410,7 +410,7 @@ def test_summary_table_one_row_per_task_with_targets_and_rules(planned_report, p
         assert row[0].startswith(task.name)
         assert task.target.rule in row[4]  # every target printed with its rule
         assert task.recommendation.words[1:] in row[-1]
-        assert f"P = {task.recommendation.probability:.2f}" in row[-1]
+        assert f"P {format_probability(task.recommendation.probability)}" in row[-1]
         for cell in row:  # sensible significant digits: no long decimals
             assert not re.search(r"\d\.\d{5,}", cell), cell
 
@@ -509,3 +509,43 @@ def test_scarce_regime_one_row_per_task_at_the_largest_m():
     rep = build_report(post, decisions=plan_all(post), figures=False)
     assert len(rep.section("summary").summary.rows) == 2
     assert "m = 200" in rep.section("summary").summary.rows[0][0]
+
+
+def test_unconverged_surface_flags_its_answers(post):
+    from bayes_scaling.tradeoffs import SurfaceEquivalentDecision
+
+    class Failed:
+        ok = False
+        message = "Sampler did NOT converge: R-hat 1.03."
+
+    task = "density|radonpy|finetune"
+    worth = SurfaceEquivalentDecision(
+        pd.DataFrame(
+            {"task": [task], "n": [5000.0], "m": [300.0], "m_eq_median": [420.0],
+             "m_eq_lower": [350.0], "m_eq_upper": [500.0], "worth_median": [120.0],
+             "worth_lower": [50.0], "worth_upper": [200.0], "p_beats_scratch": [0.0]}
+        ),
+        "sentence",
+    )  # fmt: skip
+    plan = CheapestPlanDecision(
+        pd.DataFrame(
+            {"task": task, "plan": ["cheapest", "simulations only", "experiments only"],
+             "dn": [0.0, np.inf, 0.0], "dm": [40.0, np.inf, 40.0],
+             "cost": [4000.0, np.inf, 4000.0], "prob": [0.83, np.nan, 0.83],
+             "feasible": [True, False, True]}
+        ),
+        "sentence",
+        frontier=pd.DataFrame(),
+    )  # fmt: skip
+    rep = build_report(
+        post, decisions=[*plan_all(post), worth, plan], figures=False,
+        surface_convergence=Failed(),
+    )  # fmt: skip
+    c = ids(post)[("density", "radonpy")]
+    rows = dict(zip([t.curve for t in rep.tasks], rep.section("summary").summary.rows,
+                    strict=True))  # fmt: skip
+    assert "≈ 120 experiments" in rows[c][8] and "NOT RELIABLE" in rows[c][8]
+    assert rows[c][-1].startswith("NOT RELIABLE")  # its recommendation came from the surface
+    other = ids(post)[("density", "pubchem")]
+    assert not rows[other][-1].startswith("NOT RELIABLE")  # n-law only: still shown plainly
+    assert any(a.problem and "surface" in a.text for a in rep.section("summary").alerts)
