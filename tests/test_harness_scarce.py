@@ -265,3 +265,11 @@ def test_full_sources_option_lifts_the_cap():
     assert capped.n_grid[-1] == 64
     full = prepare_pair(PAIR, HarnessConfig(target_max=300, full_sources=True, n_points=3))
     assert full.n_grid[-1] == len(full.ys) > 64
+
+
+def test_scarce_run_refuses_a_legacy_folder(tmp_path):
+    """Shards without settings.json are legacy results: never resumed as scarce cells."""
+    (tmp_path / "shards").mkdir()
+    pd.DataFrame({"pair": [PAIR]}).to_csv(tmp_path / "shards" / f"{PAIR}.csv", index=False)
+    with pytest.raises(BayesScalingError, match="legacy protocol"):
+        run_harness(PAIR, config=TINY, out=tmp_path, quiet=True)

@@ -852,9 +852,9 @@ def run_harness(
     if backend not in ("loky", "threading", "sequential", "dask"):
         raise BayesScalingError(f"Unknown backend {backend!r}.")
 
+    _check_settings(Path(out), config)  # before the (slow) preparation: fail fast
     store = ShardStore(out)
     preps = {nm: prepare_pair(nm, config) for nm in names}
-    _check_settings(Path(out), config)
     jobs: list[tuple[Job | PretrainJob, PreparedPair]] = []
     seen: set[tuple] = set()
     for prep in preps.values():
@@ -925,10 +925,17 @@ SETTINGS_FILE: Final[str] = "settings.json"
 
 
 def _check_settings(out: Path, config: HarnessConfig) -> None:
-    """Refuse to resume into a folder whose results were made with other settings."""
+    """Refuse to resume into a folder whose results were made with other settings.
+
+    ``OUT/settings.json`` records :meth:`HarnessConfig.fingerprint`. With results present
+    (``OUT/shards/*.csv``) a different fingerprint, or no settings file under a non-legacy
+    protocol (the legacy harness wrote none), is an error; without results the file is
+    (re)written.
+    """
     path = out / SETTINGS_FILE
     current = json.loads(json.dumps(config.fingerprint()))  # tuples -> lists, as on disk
-    if path.exists():
+    has_results = any((out / "shards").glob("*.csv"))
+    if has_results and path.exists():
         try:
             stored = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
@@ -944,6 +951,13 @@ def _check_settings(out: Path, config: HarnessConfig) -> None:
                 f"would mix them. Use a new --out, or delete {out} to recompute."
             )
         return
+    if has_results and config.protocol != "legacy":
+        raise BayesScalingError(
+            f"{out} holds harness shards without {SETTINGS_FILE}: results of the legacy "
+            "protocol (written before settings were recorded). Resuming them with the "
+            f"{config.protocol!r} protocol would mix protocols; use a new --out, or pass "
+            "--protocol legacy to extend them."
+        )
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, (json.dumps(current, indent=1, sort_keys=True) + "\n").encode())
 
