@@ -78,9 +78,13 @@ def test_report_flags_each_failure():
 def test_report_matches_arviz_on_a_fit():
     model = standard_fit()
     rep = model.convergence
-    assert len(rep.table) == 3 * 6
-    assert set(rep.table["parameter"]) == {"D", "alpha", "C"}
-    assert set(rep.table["curve"]) == set(model.curve_ids_)
+    # every sampled parameter (hyper-parameters, spreads, group effects, noise) is checked,
+    # and the derived curve parameters with them
+    sampled = {rv.name for rv in model.model_.free_RVs}
+    assert sampled and sampled <= set(rep.parameters), sampled - set(rep.parameters)
+    assert {"D", "alpha", "C", "mu", "tau_curve", "log_sigma"} <= set(rep.parameters)
+    per_curve = rep.table[rep.table["parameter"].isin(["D", "alpha", "C"])]
+    assert len(per_curve) == 3 * 6 and set(per_curve["curve"]) == set(model.curve_ids_)
     post = model.idata["posterior"].to_dataset()
     rhat = az.rhat(post[["C"]])["C"].to_series()
     got = rep.table[rep.table["parameter"] == "C"].set_index("curve")["r_hat"]
@@ -91,12 +95,42 @@ def test_report_matches_arviz_on_a_fit():
     assert 0.0 <= max_tree_depth_fraction(model.idata) <= 1.0
 
 
+def test_a_stuck_hyper_parameter_alone_fails_the_fit_and_is_named():
+    """Curve parameters that mix well do not hide a hyper-parameter that does not."""
+    rng = np.random.default_rng(3)
+    tree = _tree(rng.standard_normal((4, 1000, 3)))
+    post = tree["posterior"].to_dataset()
+    tau = rng.standard_normal((4, 1000, 2)) * 0.1 + 1.0
+    tau[1] += 0.5  # one chain stuck elsewhere
+    post["tau_property"] = (("chain", "draw", "param"), tau)
+    post = post.assign_coords(param=["log_e_ref", "log_alpha"])
+    tree = xr.DataTree.from_dict(
+        {"posterior": post, "sample_stats": tree["sample_stats"].to_dataset()}
+    )
+    rep = ConvergenceReport.from_idata(tree)
+    assert not rep.ok
+    curves_ok = rep.table[rep.table["parameter"].isin(["D", "alpha", "C"])]["ok"]
+    assert curves_ok.all()
+    assert "R-hat > 1.01 for tau_property[" in rep.message
+    assert "tau_property[log_e_ref]" in rep.message and "tau_property[log_alpha]" in rep.message
+    assert rep.worst(1)["parameter"].item() == "tau_property"
+    with pytest.warns(ConvergenceWarning, match=r"tau_property\[log_alpha\]"):
+        rep.warn()
+    # constant elements (a factor's only level, C of a no-gap law) are skipped, not failed
+    post["fixed"] = (("chain", "draw"), np.ones((4, 1000)))
+    tree = xr.DataTree.from_dict({"posterior": post})
+    assert "fixed" not in ConvergenceReport.from_idata(tree).parameters
+
+
 def test_bad_fit_warns():
     model = ScalingLawModel(draws=20, tune=5, chains=2, random_seed=0)
     with pytest.warns(ConvergenceWarning, match="SAMPLER DID NOT CONVERGE") as record:
         model.fit(standard_curves())
     assert not model.convergence.ok
     assert "ESS < 400" in model.convergence.message
+    worst = model.convergence.worst(3)
+    assert (worst["badness"] > 1).all()  # the named offenders really fail
+    assert worst["parameter"].iloc[0] in model.convergence.message
     assert record[0].filename == __file__  # points at the caller's fit() line
     # no warning when the check is off, but the report still says so
     quiet = ScalingLawModel(draws=20, tune=5, chains=2, random_seed=0, check_convergence=False)

@@ -1,4 +1,10 @@
-"""Convergence report: divergences, R-hat and ESS of every curve's D, alpha and C."""
+"""Convergence report: divergences, R-hat and ESS of every sampled parameter.
+
+Every variable of the posterior is checked, element by element: the hyper-parameters
+(population means, spreads), the group effects, the per-curve latent parameters, the noise
+scales and the derived curve parameters (D, alpha, C). A fit whose hyper-parameters mix badly
+is not converged even when its curve parameters look fine.
+"""
 
 from __future__ import annotations
 
@@ -30,7 +36,9 @@ class ConvergenceReport:
     Attributes
     ----------
     table : pandas.DataFrame
-        One row per (parameter, curve): ``r_hat``, ``ess_bulk``, ``ess_tail``, ``ok``.
+        One row per element of every checked posterior variable (``parameter`` is the
+        variable, ``curve`` the element's coordinates joined by ``|``, empty for scalars):
+        ``r_hat``, ``ess_bulk``, ``ess_tail``, ``ok``.
     divergences : int
         Divergent transitions after warm-up (all chains).
     n_draws : int
@@ -72,6 +80,22 @@ class ConvergenceReport:
         return float(self.table["ess_tail"].min())
 
     @property
+    def parameters(self) -> list[str]:
+        """Names of the variables that were checked."""
+        return list(dict.fromkeys(self.table["parameter"]))
+
+    def worst(self, limit: int = 5) -> pd.DataFrame:
+        """Return the ``limit`` elements furthest from the thresholds, worst first.
+
+        Badness is the larger of ``(r_hat - 1) / (max_rhat - 1)`` and
+        ``min_ess / min(ess_bulk, ess_tail)``: above 1 means the element fails.
+        """
+        t = self.table.copy()
+        ess = np.minimum(t["ess_bulk"], t["ess_tail"]).clip(lower=1e-12)
+        t["badness"] = np.maximum((t["r_hat"] - 1) / (self.max_rhat - 1), self.min_ess / ess)
+        return t.sort_values("badness", ascending=False).head(limit).reset_index(drop=True)
+
+    @property
     def message(self) -> str:
         """One paragraph stating what passed and what failed."""
         head = (
@@ -88,14 +112,15 @@ class ConvergenceReport:
             problems.append(
                 f"{self.divergences} divergent transitions (allowed {self.max_divergences})"
             )
-        bad_r = self.table[self.table["r_hat"] > self.max_rhat]
+        bad_r = self.table[self.table["r_hat"] > self.max_rhat].sort_values(
+            "r_hat", ascending=False
+        )
         if len(bad_r):
-            problems.append(f"R-hat > {self.max_rhat} for {_names(bad_r)}")
-        bad_e = self.table[
-            (self.table["ess_bulk"] < self.min_ess) | (self.table["ess_tail"] < self.min_ess)
-        ]
+            problems.append(f"R-hat > {self.max_rhat} for {_names(bad_r, 'r_hat')}")
+        ess = np.minimum(self.table["ess_bulk"], self.table["ess_tail"])
+        bad_e = self.table.assign(_ess=ess)[ess < self.min_ess].sort_values("_ess")
         if len(bad_e):
-            problems.append(f"bulk or tail ESS < {self.min_ess:.0f} for {_names(bad_e)}")
+            problems.append(f"bulk or tail ESS < {self.min_ess:.0f} for {_names(bad_e, '_ess')}")
         return (
             f"SAMPLER DID NOT CONVERGE: {'; '.join(problems)}. Overall: {head}. Do not use "
             "these results for decisions: run more draws/tune, raise target_accept, or "
@@ -114,17 +139,32 @@ class ConvergenceReport:
     def from_idata(
         cls,
         idata: xr.DataTree,
-        var_names: Sequence[str] = ("D", "alpha", "C"),
+        var_names: Sequence[str] | None = None,
         *,
         max_rhat: float = MAX_RHAT,
         min_ess: float = MIN_ESS,
         max_divergences: int = MAX_DIVERGENCES,
     ) -> ConvergenceReport:
-        """Compute the report from a DataTree with ``posterior`` and ``sample_stats``."""
+        """Compute the report from a DataTree with ``posterior`` and ``sample_stats``.
+
+        Parameters
+        ----------
+        idata : xarray.DataTree
+            Fit result with a ``posterior`` group (and ``sample_stats`` for divergences).
+        var_names : sequence of str, optional
+            Variables to check; default every variable of the posterior (hyper-parameters,
+            group effects, latent and derived per-curve parameters, noise). Variables whose
+            draws are constant (e.g. C of a no-gap law) have no diagnostics and are skipped.
+        max_rhat, min_ess, max_divergences : float
+            Thresholds.
+
+        """
         post = idata["posterior"].to_dataset()
-        names = [v for v in var_names if v in post.data_vars]
+        wanted = list(post.data_vars) if var_names is None else list(var_names)
+        names = [v for v in wanted if v in post.data_vars]
         ds = post[names]
-        # constant draws (e.g. C of a no-gap law) have undefined diagnostics: skip them
+        # constant draws (C of a no-gap law, the effect of a factor's only level) have
+        # undefined diagnostics: skip those elements
         keep = [v for v in names if float(ds[v].std()) > 0]
         ds = ds[keep]
         rows = []
@@ -132,12 +172,16 @@ class ConvergenceReport:
             r = az.rhat(ds)
             eb = az.ess(ds, method="bulk")
             et = az.ess(ds, method="tail")
+            spread = ds.std(dim=("chain", "draw"))
             for v in keep:
                 other = [d for d in ds[v].dims if d not in ("chain", "draw")]
-                rv = r[v].to_series() if other else pd.Series([float(r[v])], index=[""])
-                ebv = eb[v].to_series() if other else pd.Series([float(eb[v])], index=[""])
-                etv = et[v].to_series() if other else pd.Series([float(et[v])], index=[""])
+                rv, ebv, etv, sv = (
+                    x[v].to_series() if other else pd.Series([float(x[v])], index=[""])
+                    for x in (r, eb, et, spread)
+                )
                 for key in rv.index:
+                    if not float(sv[key]) > 0:
+                        continue
                     rows.append(
                         {
                             "parameter": v,
@@ -160,8 +204,17 @@ class ConvergenceReport:
         return cls(table, div, n_draws, max_rhat, min_ess, max_divergences, note)
 
 
-def _names(rows: pd.DataFrame, limit: int = 6) -> str:
-    items = [f"{p}[{c}]" if c else p for p, c in zip(rows["parameter"], rows["curve"], strict=True)]
+def _name(parameter: str, element: str) -> str:
+    return f"{parameter}[{element}]" if element else parameter
+
+
+def _names(rows: pd.DataFrame, value: str, limit: int = 6) -> str:
+    """``limit`` offenders (rows already sorted worst first) with their value."""
+    fmt = "{:.3f}" if value == "r_hat" else "{:.0f}"
+    items = [
+        f"{_name(p, c)} ({fmt.format(v)})"
+        for p, c, v in zip(rows["parameter"], rows["curve"], rows[value], strict=True)
+    ]
     more = f" and {len(items) - limit} more" if len(items) > limit else ""
     return ", ".join(items[:limit]) + more
 
