@@ -307,11 +307,6 @@ def plan_surface(
             )
         )
         grids.append(surface_grid(sp, task, points=30))
-    notes.append(
-        f"Costs behind the cheapest plans and \"experiments are the cheaper lever\": one "
-        f"simulation {cost_simulation:g}, one experiment {cost_experiment:g} (illustrative; "
-        "set your own with bayes-scaling report --cost-simulation/--cost-experiment)."
-    )
     return SurfaceResult(models, chosen, decisions, grids, notes)
 
 

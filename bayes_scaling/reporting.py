@@ -293,7 +293,13 @@ class Report:
 
 
 def _md_cell(text: str) -> str:
-    return " — ".join(line for line in str(text).split("\n") if line)
+    """One Markdown cell from multi-line text: lines joined by " — " (a space before "(")."""
+    out = ""
+    for line in (ln for ln in str(text).split("\n") if ln):
+        if out:
+            out += " " if line.startswith("(") or out.endswith(":") else " — "
+        out += line
+    return out
 
 
 def _block_markdown(b: ReportBlock) -> list[str]:
@@ -491,9 +497,9 @@ def _convergence_alerts(
         else:
             alerts.append(
                 Alert(
-                    f"{label} DID NOT CONVERGE: its numbers below are not reliable and its "
-                    f"rows carry no recommendation to act on; refit (more tuning or draws) "
-                    f"first. {rep.message}",
+                    f"{label} DID NOT CONVERGE: every answer below that rests on it is "
+                    f"marked NOT RELIABLE; refit (more tuning or draws) before acting on "
+                    f"it. {rep.message}",
                     problem=True,
                 )
             )

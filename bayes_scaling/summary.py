@@ -342,7 +342,8 @@ def resolve_targets(
         if prop is not None and prop in user:
             out[c] = TargetChoice(float(user[prop]), "set with --target", user=True)
         else:
-            out[c] = TargetChoice(fraction * today_error(posterior, c), f"default: today − {pct} %")
+            rule = f"default: today\u00a0−\u00a0{pct}\u00a0%"  # no-break spaces: one line
+            out[c] = TargetChoice(fraction * today_error(posterior, c), rule)
     return out
 
 
@@ -456,7 +457,7 @@ def recommend(
     return _rec(
         "undecided",
         p_gap_below_target,
-        "the most more simulations can give",
+        "at best, with any n",
     )
 
 

@@ -133,7 +133,7 @@ def test_report_targets(fitted):
     )
     assert res.exit_code == 0, res.output
     md = out.read_text()
-    summary = md.split('<a id="planning">')[0]
+    summary = md.split('<a id="planning">')[0].replace("\u00a0", " ")
     assert summary.count("— set with --target") == 2  # both density tasks
     assert summary.count("— default: today − 10 %") == 2  # tg keeps the documented default
     for bad, msg in [

@@ -284,7 +284,8 @@ def test_resolve_targets_default_rule_and_user_values(post):
             assert chosen[c].rule == "set with --target"
         else:
             assert chosen[c].value == pytest.approx(0.9 * now)
-            assert chosen[c].rule == "default: today − 10 %" and not chosen[c].user
+            assert chosen[c].rule.replace("\u00a0", " ") == "default: today − 10 %"
+            assert not chosen[c].user
     with pytest.raises(UnknownNameError, match="unknown property"):
         resolve_targets(post, {"viscosity": 1.0})
     with pytest.raises(BayesScalingError, match="> 0"):
