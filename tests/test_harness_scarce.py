@@ -273,3 +273,35 @@ def test_scarce_run_refuses_a_legacy_folder(tmp_path):
     pd.DataFrame({"pair": [PAIR]}).to_csv(tmp_path / "shards" / f"{PAIR}.csv", index=False)
     with pytest.raises(BayesScalingError, match="legacy protocol"):
         run_harness(PAIR, config=TINY, out=tmp_path, quiet=True)
+
+
+@pytest.mark.integration
+def test_dask_backend_matches_sequential_for_pretrain_jobs(tmp_path):
+    """Grouped (pair, n, seed) jobs give the same rows on threaded Dask workers."""
+    distributed = pytest.importorskip("dask.distributed")
+    cfg = replace(TINY, m_grid=(16,), trials=2, trials_full=1, pretrain_seeds=1)
+    strategies = ("frozen",)  # the pretraining is the BLAS-heavy, thread-sensitive part
+    ref = run_harness(
+        PAIR,
+        strategies=strategies,
+        config=cfg,
+        out=tmp_path / "s",
+        backend="sequential",
+        quiet=True,
+    )
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster),
+    ):
+        got = run_harness(
+            PAIR,
+            strategies=strategies,
+            config=cfg,
+            out=tmp_path / "d",
+            backend="dask",
+            n_jobs=2,
+            quiet=True,
+        )
+    pd.testing.assert_frame_equal(got.drop(columns="wall_time"), ref.drop(columns="wall_time"))

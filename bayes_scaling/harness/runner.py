@@ -1,32 +1,56 @@
 """Run the Sim2Real transfer protocol and record learning curves.
 
-Protocol (per source→target pair of :mod:`bayes_scaling.datasets.pairs`):
+Two protocols share the preparation (per source→target pair of
+:mod:`bayes_scaling.datasets.pairs`):
 
-1. The target (experimental) data are deduplicated by canonical key by the loaders. For each
-   seed the target is split into train/test with a *group* split (test fraction
-   :attr:`HarnessConfig.test_fraction`, default 0.2) so that no test key (for χ: no test
-   polymer–solvent pair, at any temperature) appears in training. The split depends only on
-   the seed and the target dataset, so every source database of one target is scored on the
-   same test sets.
-2. For each seed the source rows are permuted once; the subset for size n is the first n rows
-   of that permutation, so subsets are nested (larger n contains smaller n).
-3. ``transfer`` rows: for n on a geometric grid from :attr:`HarnessConfig.n_min` to the source
-   size (or the documented cap :data:`SOURCE_CAPS` for the 100k–340k-row DFT databases), the
-   strategy pretrains on n source rows and trains on the whole target training split
-   (column ``m`` missing). For the (n, m) error surface the same is repeated with only the
-   first m rows of the seed's target-training permutation (the scratch order below, so the
-   m-subsets are nested and shared with the scratch curve), m = ``fraction × smallest
-   training split`` for each of :attr:`HarnessConfig.m_fractions` (default 25 % and 50 %),
-   on :attr:`HarnessConfig.m_n_points` points of the n grid; these rows carry ``m``.
-4. ``scratch`` rows: no source; the model is trained on the first m rows of a per-seed
-   permutation of the target training split, m on a geometric grid up to the full split. One
-   scratch curve per target dataset (shared by the pairs with that target).
-5. The test error is recorded as MAE and RMSE in the property's units and divided by
-   ``target_scale`` (the standard deviation of the whole deduplicated target) as ``nmae`` and
-   ``nrmse``.
+* The target (experimental) data are deduplicated by canonical key by the loaders. Split
+  ``t`` of the target into train/test is a *group* split (test fraction
+  :attr:`HarnessConfig.test_fraction`, default 0.2) so that no test key (for χ: no test
+  polymer–solvent pair, at any temperature) appears in training. It depends only on ``t``
+  and the target dataset, so every source database of one target is scored on the same test
+  sets. Each split's training rows get one random order; the experimental training subset of
+  size m is its first m rows (nested in m, and shared with the scratch curve).
+* Source seed ``s`` permutes the source rows once; the subset for size n is the first n rows
+  of that permutation (nested in n). n runs on a geometric grid from
+  :attr:`HarnessConfig.n_min` to the source size (or the cap :data:`SOURCE_CAPS` of the large
+  DFT databases; ``full_sources`` lifts it).
+* The test error is recorded as MAE and RMSE in the property's units and divided by
+  ``target_scale`` (the standard deviation of the whole deduplicated target) as ``nmae`` and
+  ``nrmse``.
 
-Features are standardised with statistics of the rows used for training only; target labels
-with the training split's mean and standard deviation; source labels with the source subset's.
+**Scarce protocol** (default, ``protocol="scarce"``; issue 13):
+
+1. m on a geometric grid of :attr:`HarnessConfig.m_level_points` points from
+   :attr:`HarnessConfig.m_min` (25) to the smallest training split, the top point being the
+   full split (transfer rows: the trial's whole training split, ``m`` missing). Every m level
+   gets the whole n grid.
+2. Trial ``t`` (the ``seed`` column) uses split ``t`` and its order; there are
+   :attr:`HarnessConfig.trials` trials (20) per (n, m) for m ≤
+   :attr:`HarnessConfig.many_trials_max_m` (128), :attr:`HarnessConfig.trials_full` (5) above
+   and at the full split. Trial ``t`` is pretrained with source seed
+   ``t % pretrain_seeds``.
+3. One job (:class:`PretrainJob`) = (pair, n, source seed): the network is pretrained once
+   and adapted by every strategy to every (m, trial) cell of that seed
+   (:func:`run_pretrain_job`); features are standardised with the n source rows'
+   statistics, which the network's input layer is tied to.
+4. The trials of source seeds ``< selection_seeds`` also fit every strategy on the first
+   80 % of the training subset and score the rest (``OUT/validation.csv``); the default
+   strategy is chosen from those rows only (:func:`select_strategy`).
+5. ``scratch`` rows: the same m levels and trials (one scratch curve per target, shared by
+   the pairs with that target), ``n`` = m, the top level being the smallest training split.
+
+**Legacy protocol** (``protocol="legacy"``: the curves committed before issue 13):
+``seeds`` splits and source seeds (seed s uses split s and source seed s); ``transfer``
+rows pretrain on n source rows and train on the whole target training split (``m``
+missing), plus (n, m)-surface rows with the first m rows of the split's order, m =
+``fraction × smallest training split`` for each of :attr:`HarnessConfig.m_fractions`, on
+:attr:`HarnessConfig.m_n_points` points of the n grid; ``scratch`` rows on an ``m_points``
+geometric grid up to the smallest split. Features are standardised with the statistics of
+the source subset and the target training rows together.
+
+Target labels are standardised with the statistics of the rows a model is fitted on, source
+labels with the source subset's. Every fit runs with one BLAS thread
+(:mod:`bayes_scaling.harness.threads`), so results do not depend on the backend.
 """
 
 from __future__ import annotations
