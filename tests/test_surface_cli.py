@@ -97,7 +97,8 @@ def test_report_with_surface_section(fitted):
     md = out.read_text()
     section = md.split('<a id="surface"></a>')[1].split('<a id="diagnostics"></a>')[0]
     assert "Which surface form do the data prefer?" in section
-    assert "Error surface: density\\|md" in section and section.count("![") == 4
+    # one readable heading per task, its error-surface figure beside the first sentence
+    assert "Density · md → experiment" in section and section.count("![") == 4
     assert "Cheapest plan" in section and "exchange rate" in section
 
 

@@ -1,7 +1,8 @@
 """The joint (n, m) surface model: recovery, LOO form choice, decisions on a fit, persistence.
 
-Fits are module-scoped (three NUTS runs of 4 chains x 500 draws on small simulated
-surfaces: 2 properties x 2 databases x 3 m levels + 2 scratch curves).
+Fits are module-scoped (three NUTS runs at the package's default settings on small simulated
+surfaces: 2 properties x 2 databases x 3 m levels + 2 scratch curves). The package promises
+convergence at its defaults, so the recovery tests assert it over every sampled parameter.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from bayes_scaling.tradeoffs import (
 )
 
 pytestmark = pytest.mark.slow
-SETTINGS = dict(chains=4, draws=500, tune=800, random_seed=11)
+SETTINGS = dict(random_seed=11)
 
 
 def _fit(form: str, data_form: str) -> SurfaceModel:
@@ -125,7 +126,8 @@ def test_summary_and_idata(additive):
         idata.children
     )
     n_rows = len(simulate_surface("additive", rng=5))
-    assert idata["log_likelihood"]["log_error"].shape == (4, 500, n_rows)
+    shape = (additive.chains, additive.draws, n_rows)
+    assert idata["log_likelihood"]["log_error"].shape == shape
     loo = additive.loo()
     assert np.isfinite(float(loo.elpd))
 

@@ -54,9 +54,19 @@ SURFACE_KIND = "SurfaceModel"
 #: Layout version of saved surfaces.
 SURFACE_SCHEMA_VERSION = 1
 #: Default NUTS target acceptance per form (measured: the additive form left 2 divergences
-#: on the real surface at 0.95 and none at 0.99; the effective-data form none at 0.95).
-DEFAULT_SURFACE_TARGET_ACCEPT: dict[str, float] = {"additive": 0.99, "effective_data": 0.95}
+#: on the real surface at 0.95 and none at 0.99; the effective-data form 2-4 divergences on
+#: simulated surfaces at 0.95 when every sampled parameter is checked).
+DEFAULT_SURFACE_TARGET_ACCEPT: dict[str, float] = {"additive": 0.99, "effective_data": 0.99}
+#: Forms sampled with nutpie's low-rank modified mass matrix (measured on simulated surfaces:
+#: the effective-data form's (log k, log gamma, floor, beta) correlations left R-hat up to
+#: 1.04 on task spreads with the diagonal one; low-rank: R-hat <= 1.005, ESS > 680).
+LOW_RANK_FORMS: frozenset[str] = frozenset({"effective_data"})
+#: Log-scale sd of the task-level spreads' LogNormal prior (see :func:`_population`).
+SPREAD_LOG_SD: float = 0.6
 _LOG_2PI = math.log(2.0 * math.pi)
+#: Fewest members (targets, tasks) for which a level gets a population mean and spread;
+#: fewer get independent values with the population prior's marginal scale (`_unpooled`).
+MIN_POOLED_LEVELS: int = 3
 _TARGET_VARS = ("e_ref", "floor", "beta")
 #: Target-level parameters sampled centred, per form (the others non-centred); measured on
 #: the real surface and simulated ones: the effective-data form needs e_ref and beta centred
@@ -65,6 +75,12 @@ _TARGET_VARS = ("e_ref", "floor", "beta")
 DEFAULT_CENTRED: dict[str, tuple[str, ...]] = {
     "additive": (),
     "effective_data": ("log_e_ref", "log_beta"),
+}
+#: Task-level parameters sampled centred, per form (measured on simulated surfaces: log k
+#: non-centred left R-hat 1.02 and ESS ~200 on mu_task[log_k] with 4 tasks).
+DEFAULT_TASK_CENTRED: dict[str, tuple[str, ...]] = {
+    "additive": (),
+    "effective_data": ("log_k", "log_gamma"),
 }
 _TASK_VARS = {"additive": ("gap_ratio", "alpha"), "effective_data": ("k", "gamma", "delta")}
 
@@ -80,10 +96,33 @@ def _population(priors: SurfacePriors, level: str, names: tuple[str, ...]) -> tu
         sigma=np.array([priors.mu[k][1] for k in names]),
         dims=f"{level}_param",
     )
-    tau = pm.HalfNormal(
-        f"tau_{level}", sigma=np.array([priors.tau[k] for k in names]), dims=f"{level}_param"
-    )
+    scale = np.array([priors.tau[k] for k in names])
+    if level == "task":
+        # zero-avoiding LogNormal spreads (median scale / 2, 90 % in [0.19, 1.3] x scale):
+        # the task parameters are sampled centred, and a HalfNormal or Gamma(2, .) spread left
+        # the centred funnel's neck at tau -> 0 (1-4 divergences per fit on simulated
+        # surfaces, all at tau_task[log_gamma] < 0.03)
+        tau = pm.LogNormal(
+            f"tau_{level}", mu=np.log(scale / 2.0), sigma=SPREAD_LOG_SD, dims=f"{level}_param"
+        )
+    else:
+        tau = pm.HalfNormal(f"tau_{level}", sigma=scale, dims=f"{level}_param")
     return mu, tau
+
+
+def _unpooled(priors: SurfacePriors, level: str, names: tuple[str, ...]) -> Any:
+    """Independent ``<level>_param`` values with the pooled prior's marginal scale.
+
+    Used when a level has fewer than :data:`MIN_POOLED_LEVELS` members: a spread estimated
+    from one or two values is all prior, and its funnel is what made the sampler diverge.
+    Each value gets ``Normal(mu0, sqrt(s0^2 + tau0^2))``, the mean and variance of the pooled
+    prior marginalised over the population mean and spread.
+    """
+    import pymc as pm
+
+    mean = np.array([priors.mu[k][0] for k in names])
+    scale = np.sqrt(np.array([priors.mu[k][1] ** 2 + priors.tau[k] ** 2 for k in names]))
+    return pm.Normal(f"fixed_{level}", mu=mean, sigma=scale, dims=(level, f"{level}_param"))
 
 
 def build_surface_model(
@@ -123,28 +162,42 @@ def build_surface_model(
     on = is_transfer.astype(float)
     m_ref = data.m_ref[data.obs_target]
     with pm.Model(coords=coords) as model:
-        mu_t, tau_t = _population(priors, "target", tp)
-        # Partial centring (DEFAULT_CENTRED): a parameter pinned by its target's scratch curve
-        # and all its transfer curves samples best centred, a weakly identified one (the
-        # floor fraction: scratch curves rarely plateau) non-centred.
-        cols = []
-        for j, name in enumerate(tp):
-            if name in centred:
-                col = pm.Normal(f"{name}_target", mu=mu_t[j], sigma=tau_t[j], dims="target")
-            else:
-                z = pm.Normal(f"z_{name}_target", 0.0, 1.0, dims="target")
-                col = mu_t[j] + tau_t[j] * z
-            cols.append(col)
-        theta = pm.Deterministic(
-            "theta_target", pt.stack(cols, axis=1), dims=("target", "target_param")
-        )
-        mu_p, tau_p = _population(priors, "task", kp)
-        z_p = pm.Normal("z_task", 0.0, 1.0, dims=("task", "task_param"))
+        if len(data.targets) >= MIN_POOLED_LEVELS:
+            mu_t, tau_t = _population(priors, "target", tp)
+            # Partial centring (DEFAULT_CENTRED): a parameter pinned by its target's scratch
+            # curve and all its transfer curves samples best centred, a weakly identified one
+            # (the floor fraction: scratch curves rarely plateau) non-centred.
+            cols = []
+            for j, name in enumerate(tp):
+                if name in centred:
+                    col = pm.Normal(f"{name}_target", mu=mu_t[j], sigma=tau_t[j], dims="target")
+                else:
+                    z = pm.Normal(f"z_{name}_target", 0.0, 1.0, dims="target")
+                    col = mu_t[j] + tau_t[j] * z
+                cols.append(col)
+            theta_cols = pt.stack(cols, axis=1)
+        else:
+            theta_cols = _unpooled(priors, "target", tp)
+        theta = pm.Deterministic("theta_target", theta_cols, dims=("target", "target_param"))
+        if len(data.tasks) >= MIN_POOLED_LEVELS:
+            mu_p, tau_p = _population(priors, "task", kp)
+            # the worth of the simulations (log k) is pinned by each task's curves: centred;
+            # the rest non-centred
+            phi_cols = []
+            for j, name in enumerate(kp):
+                if name in DEFAULT_TASK_CENTRED[form]:
+                    col = pm.Normal(f"{name}_task", mu=mu_p[j], sigma=tau_p[j], dims="task")
+                else:
+                    col = mu_p[j] + tau_p[j] * pm.Normal(f"z_{name}_task", 0.0, 1.0, dims="task")
+                phi_cols.append(col)
+            phi_raw = pt.stack(phi_cols, axis=1)
+        else:
+            phi_raw = _unpooled(priors, "task", kp)
+        phi = pm.Deterministic("phi_task", phi_raw, dims=("task", "task_param"))
         mu_s = pm.Normal("mu_log_sigma", *priors.mu["log_sigma"])
         tau_s = pm.HalfNormal("tau_log_sigma", priors.tau["log_sigma"])
         z_s = pm.Normal("z_sigma", 0.0, 1.0, dims="curve")
 
-        phi = mu_p + tau_p * z_p
         target = constrained(form, {k: theta[:, j] for j, k in enumerate(tp)}, xp=pt)
         task = constrained(form, {k: phi[:, j] for j, k in enumerate(kp)}, xp=pt)
         shared = {name: pm.Normal(name, *priors.mu[name]) for name in SHARED_PARAMS[form]}
@@ -442,8 +495,9 @@ class SurfaceModel(FittedState):
     sampler : {"nutpie", "pymc", "numpyro"}
         Sampling backend.
     draws, tune, chains : int
-        NUTS settings (default 4 chains x 500 draws after 1000 tuning steps: bulk and tail
-        ESS >= 400 for every parameter on the real and simulated surfaces).
+        NUTS settings (default 4 chains x 1000 draws after 1000 tuning steps: bulk and tail
+        ESS >= 400 for every sampled parameter, hyper-parameters included, on the real and
+        simulated surfaces).
     target_accept : float, optional
         NUTS target acceptance rate (default :data:`DEFAULT_SURFACE_TARGET_ACCEPT` of the
         form).
@@ -462,7 +516,7 @@ class SurfaceModel(FittedState):
         Posterior (raw and constrained parameters), sample_stats, log_likelihood,
         observed_data and the training table (group ``curves``).
     convergence : ConvergenceReport
-        Divergences, R-hat and ESS of every target/task parameter.
+        Divergences, R-hat and ESS of every sampled parameter (hyper-parameters included).
 
     Examples
     --------
@@ -481,7 +535,7 @@ class SurfaceModel(FittedState):
         metric: str | None = None,
         priors: SurfacePriors | Mapping[str, Any] | None = None,
         sampler: str = "nutpie",
-        draws: int = 500,
+        draws: int = 1000,
         tune: int = 1000,
         chains: int = 4,
         target_accept: float | None = None,
@@ -564,7 +618,7 @@ class SurfaceModel(FittedState):
             tune=self.tune,
             chains=self.chains,
             random_seed=seed,
-            sampler_kwargs={"target_accept": accept},
+            sampler_kwargs=self._sampler_kwargs(accept),
         )
         self.data_ = data
         self.model_ = model
@@ -575,14 +629,23 @@ class SurfaceModel(FittedState):
             self.convergence_.warn(stacklevel=2)
         return self
 
+    def _sampler_kwargs(self, accept: float) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"target_accept": accept}
+        if self.sampler == "nutpie" and self.form in LOW_RANK_FORMS:
+            kwargs["low_rank_modified_mass_matrix"] = True
+        return kwargs
+
     def _report(self) -> ConvergenceReport:
-        names = (*_TARGET_VARS, *_TASK_VARS[self.form], "sigma")
-        return ConvergenceReport.from_idata(self.idata_, var_names=names)
+        return ConvergenceReport.from_idata(self.idata_)
 
     def _constrained(self, post: xr.Dataset) -> tuple[dict, dict]:
         tp, kp = TARGET_PARAMS, TASK_PARAMS[self.form]
         theta = post["theta_target"]
-        phi = post["mu_task"] + post["tau_task"] * post["z_task"]
+        phi = (
+            post["phi_task"]
+            if "phi_task" in post
+            else post["mu_task"] + post["tau_task"] * post["z_task"]
+        )
         theta = theta.transpose("chain", "draw", "target", "target_param").values
         phi = phi.transpose("chain", "draw", "task", "task_param").values
         tgt = constrained(self.form, {k: theta[..., j] for j, k in enumerate(tp)})
