@@ -432,6 +432,7 @@ def demo(
     """
     import time
 
+    from bayes_scaling.decisions import format_probability, with_unit
     from bayes_scaling.pipeline import BUNDLED_CURVES, run_pipeline
     from bayes_scaling.summary import parse_targets
 
@@ -451,10 +452,17 @@ def demo(
         typer.echo("Summary (one row per task):")
         for t in res.report.tasks:
             rec = t.recommendation
-            what = "no target" if rec is None else f"{rec.words} (P = {rec.probability:.2f})"
+            what = (
+                "no target"
+                if rec is None
+                else f"{rec.words} (P {format_probability(rec.probability)})"
+            )
             if rec is not None and not t.converged:
                 what = f"NOT RELIABLE, the fit did not converge (tentative: {what})"
-            goal = "" if t.target is None else f" target {t.target.value:.3g} [{t.target.rule}]:"
+            goal = ""
+            if t.target is not None:
+                rule = t.target.rule.replace("\u00a0", " ")
+                goal = f" target {with_unit(t.target.value, t.unit, sig=3)} [{rule}]:"
             typer.echo(f"- {t.name}:{goal} {what}")
     for dec in res.decisions:
         typer.echo(f"- {dec.sentence}")

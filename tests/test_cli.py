@@ -160,6 +160,25 @@ def test_demo_refuses_bad_targets_before_fitting(tmp_path):
         assert not (tmp_path / "o" / "fit.nc").exists()
 
 
+def test_demo_honours_targets_and_prints_the_summary(tmp_path):
+    curves = tmp_path / "curves.csv"
+    small_curves().to_csv(curves, index=False)
+    out = tmp_path / "demo"
+    res = runner.invoke(
+        app,
+        ["demo", "--curves", str(curves), "-o", str(out), "--draws", "200", "--chains", "2",
+         "--target", "density=0.01"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    rows = [ln for ln in res.output.splitlines() if "→ experiment:" in ln]
+    assert len(rows) == 4  # one per transfer task
+    density = [r for r in rows if r.startswith("- Density")]
+    assert len(density) == 2 and all("target 0.01 [set with --target]" in r for r in density)
+    assert all("default: today − 10 %" in r for r in rows if r.startswith("- Glass"))
+    md = (out / "report.md").read_text().split('<a id="planning">')[0]
+    assert md.count("0.01 — set with --target") == 2
+
+
 def test_corrupt_fit_file(tmp_path):
     bad = tmp_path / "fit.nc"
     bad.write_bytes(b"not a netcdf file at all")
