@@ -11,7 +11,8 @@ from scipy import stats
 
 from bayes_scaling.curves import normalised_error
 from bayes_scaling.models import ScalingLawModel
-from bayes_scaling.models.hierarchical import latent_to_theta
+from bayes_scaling.models.assemble import pointwise_loglik
+from bayes_scaling.models.graph import latent_to_theta
 
 pytestmark = pytest.mark.integration
 
@@ -135,7 +136,7 @@ def test_studentt_loglik_sums_the_per_seed_density():
     centring, _ = model._start(data, model._resolved()[0], model._resolved()[1])
     post = prior.to_dataset()
     post = xr.merge([post, latent_to_theta(post, data, model._resolved()[0].pooled, centring)])
-    ours = model._pointwise_loglik(post, data, model._resolved()[0], "studentt")
+    ours = pointwise_loglik(post, data, model._resolved()[0], "studentt")
     ll = pm.compute_log_likelihood(
         xr.DataTree.from_dict({"posterior": post[free]}),
         model=pm_model,

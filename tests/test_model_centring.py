@@ -9,7 +9,7 @@ import pytest
 from _model_fits import standard_curves
 
 from bayes_scaling.models import ScalingLawModel, fit_least_squares
-from bayes_scaling.models.hierarchical import MIN_RESIDUAL_DOF
+from bayes_scaling.models.centring import MIN_RESIDUAL_DOF
 from bayes_scaling.simulate import draw_curve_params, simulate_curves
 
 
@@ -100,7 +100,7 @@ def test_gamma_spread_priors_are_the_default():
 
 
 def test_paule_mandel_matches_the_closed_form_with_equal_variances():
-    from bayes_scaling.models.hierarchical import _paule_mandel
+    from bayes_scaling.models.centring import _paule_mandel
 
     rng = np.random.default_rng(3)
     # equal sampling variances: sum r^2 / (v + t) = dof  <=>  t = sum r^2 / dof - v
@@ -117,7 +117,7 @@ def test_paule_mandel_matches_the_closed_form_with_equal_variances():
 
 def test_centring_weights_recover_the_spread_and_ignore_unidentified_curves():
     from bayes_scaling.models._data import GroupSpec
-    from bayes_scaling.models.hierarchical import centring_weights
+    from bayes_scaling.models.centring import centring_weights
 
     rng = np.random.default_rng(11)
     n_levels, per_level = 8, 25
@@ -145,7 +145,7 @@ def test_latent_to_theta_is_the_graphs_transformation():
     import pymc as pm
     import xarray as xr
 
-    from bayes_scaling.models.hierarchical import build_pymc_model, latent_to_theta
+    from bayes_scaling.models.graph import build_pymc_model, latent_to_theta
     from bayes_scaling.models.laws import get_law
     from bayes_scaling.models.priors import Priors
 

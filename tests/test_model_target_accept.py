@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from _model_fits import single_curve, standard_curves
 
-import bayes_scaling.models.hierarchical as hierarchical
+import bayes_scaling.models.sampling_policy as sampling_policy
 from bayes_scaling.models import ScalingLawModel
-from bayes_scaling.models.hierarchical import AUTO_TARGET_ACCEPT
+from bayes_scaling.models.sampling_policy import AUTO_TARGET_ACCEPT
 
 WEIGHTS: list = []
 SMALL = {"draws": 50, "tune": 50, "chains": 1, "random_seed": 3, "check_convergence": False}
@@ -19,7 +19,7 @@ SMALL = {"draws": 50, "tune": 50, "chains": 1, "random_seed": 3, "check_converge
 def _recording(monkeypatch, divergences: dict[float, int]) -> list[float]:
     """Patch the sampler: record each call's target_accept, fake divergences per rate."""
     calls: list[float] = []
-    real = hierarchical.sample_model
+    real = sampling_policy.sample_model
 
     def fake(model, **kwargs):
         rate = kwargs["sampler_kwargs"]["target_accept"]
@@ -33,7 +33,7 @@ def _recording(monkeypatch, divergences: dict[float, int]) -> list[float]:
         div.values.flat[: divergences.get(rate, 0)] = True
         return trace
 
-    monkeypatch.setattr(hierarchical, "sample_model", fake)
+    monkeypatch.setattr(sampling_policy, "sample_model", fake)
     return calls
 
 

@@ -10,7 +10,21 @@ priors
 laws
     The laws (``power``, ``power_gap``, ``broken_power``) as objects.
 hierarchical
-    :class:`ScalingLawModel` and the PyMC graph.
+    :class:`ScalingLawModel`: settings, fit orchestration, fitted-state accessors.
+_data
+    Data preparation: a validated curve table as model arrays (``CurveData``).
+graph
+    The PyMC graph (:func:`build_pymc_model`) and its NumPy twin ``latent_to_theta``.
+centring
+    Partial-centring weights from per-curve estimates (Paule-Mandel spreads).
+sampling_policy
+    Start values, the ``target_accept="auto"`` attempts and the fallback refit.
+assemble
+    A sampler's trace as the fit's DataTree (curve parameters, derived laws, LOO terms).
+predict
+    Posterior predictive error on fitted and new curves.
+posterior_tables
+    The ``summary()`` and ``gap_probability()`` tables.
 baseline
     Per-curve least squares (:func:`fit_least_squares`), the paper's method.
 samplers
@@ -18,7 +32,7 @@ samplers
 diagnostics
     :class:`ConvergenceReport` and :class:`ConvergenceWarning`.
 persistence
-    netCDF save/load.
+    netCDF save/load and the file's root attributes.
 comparison
     LOO comparison of laws, :func:`transfer_gap_evidence`.
 surface, surface_data, surface_forms
@@ -35,7 +49,7 @@ from bayes_scaling.models.posterior import CurvePosterior
 
 _LAZY = {
     "ScalingLawModel": "bayes_scaling.models.hierarchical",
-    "build_pymc_model": "bayes_scaling.models.hierarchical",
+    "build_pymc_model": "bayes_scaling.models.graph",
     "Priors": "bayes_scaling.models.priors",
     "ScalingLaw": "bayes_scaling.models.laws",
     "LAWS": "bayes_scaling.models.laws",

@@ -2,7 +2,7 @@
 
 The file is the fit's DataTree (``posterior``, ``sample_stats``, ``log_likelihood``,
 ``observed_data``, ``constant_data``) plus the training curve table in its own group
-``curves``. Root attributes hold:
+``curves``. Root attributes (:func:`root_attrs`, written by ``fit``) hold:
 
 ``bayes_scaling_model``
     ``"ScalingLawModel"`` (marks the file as ours).
@@ -93,6 +93,28 @@ def write_datatree(dt: xr.DataTree, path: str | os.PathLike[str]) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def root_attrs(model: ScalingLawModel, data: Any) -> dict[str, Any]:
+    """Root attributes of a fit's DataTree (see the module docstring), written by ``fit``.
+
+    ``data`` is the fit's prepared :class:`~bayes_scaling.models._data.CurveData`;
+    ``model`` must hold ``random_seed_`` and the prediction seed.
+    """
+    from bayes_scaling import __version__
+
+    return {
+        "bayes_scaling_model": MODEL_KIND,
+        "bayes_scaling_schema_version": SCHEMA_VERSION,
+        "bayes_scaling_version": __version__,
+        "config": json.dumps(model.get_params(), sort_keys=True),
+        "data_hash": curves_hash(data.table),
+        "log_n_ref": float(data.log_n_ref),
+        "groups_used": json.dumps([g.column for g in data.groups]),
+        "dropped_groups": json.dumps(data.dropped_groups),
+        "random_seed_used": int(model.random_seed_),
+        "predict_seed": int(model._predict_seed),
+    }
 
 
 def save_model(model: ScalingLawModel, path: str | os.PathLike[str]) -> Path:

@@ -1,0 +1,259 @@
+"""The PyMC graph of the hierarchical scaling-law model, and its NumPy twin.
+
+:func:`build_pymc_model` writes the model below for prepared curve data
+(:class:`~bayes_scaling.models._data.CurveData`); :func:`latent_to_theta` recomputes the
+curve parameters and group effects from the sampled (latent) variables, which the graph
+does not store. The estimator that uses them is
+:class:`~bayes_scaling.models.hierarchical.ScalingLawModel`.
+
+Model (per curve ``c``, point ``i`` = a distinct size ``n`` of that curve, seed ``s``)::
+
+    log e_cis ~ Normal(m_c(n_i), sigma_c)            # e = error / target_scale
+    m_c(n)     = law(log n - log n_ref; theta_c)       # see bayes_scaling.models.laws
+    theta_c    ~ Normal(mu + sum_j effect_j[level_j(c)], tau_curve)
+    effect_j   ~ ZeroSumNormal(tau_j)
+    log sigma_c ~ Normal(mu_log_sigma, tau_log_sigma)
+
+(``theta_c`` and ``effect_j`` are sampled partially centred, with weights chosen from a
+per-curve least-squares fit; the ``centring`` setting changes only the sampler's
+parameterisation, not the model.)
+``theta_c = (log e_ref, logit gap fraction, log alpha)``; priors in
+:mod:`bayes_scaling.models.priors`. With a single curve there is no pooling:
+``theta_c`` gets the population prior directly.
+
+Seed aggregation (default for the Normal likelihood)
+    The seeds of a point are replaced by their mean ``ybar`` and within-point sum of squares
+    ``ss``: ``ybar ~ Normal(m, sigma / sqrt(k))`` and ``ss ~ Gamma((k - 1) / 2,
+    rate = 1 / (2 sigma^2))`` (in the sampled graph one ``pm.Potential`` of the same
+    density, up to a constant). Both are sufficient statistics, so the posterior is
+    *exactly* the one of the per-seed likelihood (tested), with ``k`` times fewer
+    likelihood terms. The pointwise log-likelihood stored for LOO is the per-seed
+    Normal log density summed over the seeds of each ``(curve, n)`` point, for every
+    likelihood, so LOO leaves out one ``(curve, n)`` point (all its seeds) and the ELPDs of
+    all laws/likelihoods are comparable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import xarray as xr
+
+from bayes_scaling.models._data import SS_FLOOR, CurveData
+from bayes_scaling.models.laws import PYTENSOR_OPS, ScalingLaw
+from bayes_scaling.models.priors import Priors, sd_prior
+
+Likelihood = Literal["normal", "studentt"]
+
+
+def build_pymc_model(
+    data: CurveData,
+    *,
+    law: ScalingLaw,
+    priors: Priors,
+    likelihood: Likelihood = "normal",
+    aggregate: bool = True,
+    centring: Mapping[str, np.ndarray] | None = None,
+    observed_rvs: bool = False,
+) -> Any:
+    """Build the PyMC model of prepared curve data (see the module docstring).
+
+    Every data array is a ``pm.Data`` container, so a compiled model can be reused for new
+    data of the same shape.
+
+    ``centring`` sets partial centring, element by element (weights ``w`` in [0, 1];
+    default 0 = non-centred): key ``"curve"`` a ``(curve, param)`` array for the
+    curve-level deviations, ``raw ~ Normal(w m, tau^w)`` and ``theta = m + tau^(1-w) (raw -
+    w m)``; a grouping column's key a ``(param,)`` array for its effects, ``z ~
+    ZeroSumNormal(tau^w)`` and ``effect = tau^(1-w) z``. Every ``w`` gives ``theta ~
+    Normal(m, tau)`` (resp. ``effect ~ ZeroSumNormal(tau)``): the posterior does not depend
+    on the weights, only the geometry the sampler sees does (Papaspiliopoulos, Roberts and
+    Skold 2007). ``w = 1`` is the centred, ``w = 0`` the non-centred parameterisation. The
+    curve parameters ``theta`` and the group effects are not stored in the graph (fewer
+    nodes: faster to compile); :func:`latent_to_theta` computes them from the draws.
+
+    The Normal likelihood of seed-aggregated data enters the graph as one
+    ``pm.Potential`` of the sufficient statistics (``-k log sigma - (k (ybar - m)^2 + ss)
+    / (2 sigma^2)`` per point: the per-seed Normal log density up to a constant), which
+    is cheaper to compile and evaluate than observed variables. ``observed_rvs=True``
+    writes the same likelihood as observed variables instead (``ybar ~ Normal(m, sigma /
+    sqrt k)``, ``ss ~ Gamma((k - 1) / 2, 1 / (2 sigma^2))``): same posterior, and the
+    form :meth:`ScalingLawModel.sample_prior_predictive` draws from.
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    P = list(law.pooled)
+    weights = dict(centring or {})
+    zeros_p = np.zeros(len(P))
+    loc = np.array([priors.location(p)[0] for p in P])
+    scale = np.array([priors.location(p)[1] for p in P])
+    coords: dict[str, Any] = {
+        "curve": data.curve_ids,
+        "param": P,
+        "point": np.arange(data.n_points),
+    }
+    for g in data.groups:
+        coords[g.column] = g.levels
+    ss_idx = data.ss_points
+    if aggregate:
+        if ss_idx.size and observed_rvs:
+            coords["point_ss"] = ss_idx
+    else:
+        coords["obs"] = np.arange(data.obs_y.size)
+
+    with pm.Model(coords=coords) as model:
+        x = pm.Data("log_n_centred", data.point_x, dims="point")
+        pc = pm.Data("point_curve", data.point_curve, dims="point")
+        if data.n_curves == 1:
+            theta = pm.Normal("theta", loc[None, :], scale[None, :], dims=("curve", "param"))
+        else:
+            mu = pm.Normal("mu", loc, scale, dims="param")
+            lin = mu[None, :]
+            for g in data.groups:
+                idx = pm.Data(f"{g.column}_index", g.curve_index, dims="curve")
+                log_tau = pt.log(_sd_rv(f"tau_{g.column}", priors.group_sd, priors))
+                w = pm.Data(
+                    f"centring_weight_{g.column}", weights.get(g.column, zeros_p), dims="param"
+                )
+                z = pm.ZeroSumNormal(
+                    f"z_{g.column}", sigma=pt.exp(w * log_tau)[:, None], dims=("param", g.column)
+                )
+                lin = lin + (pt.exp((1.0 - w) * log_tau)[:, None] * z).T[idx]
+            log_tau_c = pt.log(_sd_rv("tau_curve", priors.curve_sd, priors))[None, :]
+            w = pm.Data(
+                "centring_weight",
+                weights.get("curve", np.zeros((data.n_curves, len(P)))),
+                dims=("curve", "param"),
+            )
+            raw = pm.Normal("theta_raw", w * lin, pt.exp(w * log_tau_c), dims=("curve", "param"))
+            theta = lin + pt.exp((1.0 - w) * log_tau_c) * (raw - w * lin)
+        theta_pt = theta[pc]
+        params = {p: theta_pt[:, j] for j, p in enumerate(P)}
+        if "log_alpha2" in law.extra:
+            la2 = pm.Normal(
+                "log_alpha2",
+                theta[:, P.index("log_alpha")],
+                priors.delta_log_alpha_sd,
+                dims="curve",
+            )
+            params["log_alpha2"] = la2[pc]
+        if "log_break" in law.extra:
+            lo, hi = data.x_range
+            b_loc = pm.Data("break_loc", np.asarray(0.5 * (lo + hi)))
+            b_scale = pm.Data(
+                "break_scale", np.asarray(priors.log_break_sd_factor * max(0.5 * (hi - lo), 0.5))
+            )
+            lb = pm.Normal("log_break", b_loc, b_scale, dims="curve")
+            params["log_break"] = lb[pc]
+
+        if data.n_curves == 1:
+            log_sigma = pm.Normal("log_sigma", *priors.log_sigma, dims="curve")
+        else:
+            mls = pm.Normal("mu_log_sigma", *priors.log_sigma)
+            tls = pm.Gamma(
+                "tau_log_sigma", alpha=priors.log_sigma_sd[0], beta=priors.log_sigma_sd[1]
+            )
+            log_sigma = pm.Normal("log_sigma", mls, tls, dims="curve")
+        mean = law.log_mean(x, params, PYTENSOR_OPS)
+
+        if aggregate and not observed_rvs:
+            k = pm.Data("point_k", data.point_k.astype(float), dims="point")
+            ybar = pm.Data("log_error_mean_data", data.point_ybar, dims="point")
+            ss = pm.Data("log_error_ss_data", data.point_ss, dims="point")
+            ls = log_sigma[pc]
+            pm.Potential(
+                "log_error_loglik",
+                pt.sum(-k * ls - 0.5 * (k * pt.square(ybar - mean) + ss) * pt.exp(-2.0 * ls)),
+            )
+        elif aggregate:
+            sigma = pt.exp(log_sigma)
+            k = pm.Data("point_k", data.point_k.astype(float), dims="point")
+            ybar = pm.Data("log_error_mean_data", data.point_ybar, dims="point")
+            pm.Normal("log_error_mean", mean, sigma[pc] / pt.sqrt(k), observed=ybar, dims="point")
+            if ss_idx.size:
+                ssc = pm.Data("ss_curve", data.point_curve[ss_idx], dims="point_ss")
+                ssk = pm.Data("ss_k", data.point_k[ss_idx].astype(float), dims="point_ss")
+                ssv = pm.Data(
+                    "log_error_ss_data",
+                    np.maximum(data.point_ss[ss_idx], SS_FLOOR),
+                    dims="point_ss",
+                )
+                pm.Gamma(
+                    "log_error_ss",
+                    alpha=0.5 * (ssk - 1.0),
+                    beta=0.5 / pt.square(sigma[ssc]),
+                    observed=ssv,
+                    dims="point_ss",
+                )
+        else:
+            sigma = pt.exp(log_sigma)
+            op = pm.Data("obs_point", data.obs_point, dims="obs")
+            oc = pm.Data("obs_curve", data.point_curve[data.obs_point], dims="obs")
+            y = pm.Data("log_error_data", data.obs_y, dims="obs")
+            if likelihood == "studentt":
+                nu = pm.Gamma("nu", alpha=priors.nu[0], beta=priors.nu[1])
+                pm.StudentT(
+                    "log_error", nu=nu, mu=mean[op], sigma=sigma[oc], observed=y, dims="obs"
+                )
+            else:
+                pm.Normal("log_error", mean[op], sigma[oc], observed=y, dims="obs")
+    return model
+
+
+def weight_data(centring: Mapping[str, np.ndarray], data: CurveData) -> dict[str, np.ndarray]:
+    """Return the centring weights keyed by the model's data containers."""
+    out = {"centring_weight": centring["curve"]} if data.n_curves > 1 else {}
+    for g in data.groups:
+        out[f"centring_weight_{g.column}"] = centring[g.column]
+    return out
+
+
+def latent_to_theta(
+    post: xr.Dataset, data: CurveData, P: Sequence[str], centring: Mapping[str, np.ndarray]
+) -> xr.Dataset:
+    """Curve parameters ``theta`` and group effects from the sampled (latent) variables.
+
+    The NumPy twin of the transformation inside :func:`build_pymc_model` (same centring
+    weights), applied to draws (``post`` has ``chain`` and ``draw`` dimensions) so the
+    graph need not carry them.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``theta`` (``chain, draw, curve, param``) and ``effect_<column>`` (``chain, draw,
+        <column>, param``) per grouping column; just ``theta`` for a single curve.
+
+    """
+    P = list(P)
+    if "mu" not in post:  # single curve: theta is sampled directly
+        return xr.Dataset({"theta": post["theta"].transpose("chain", "draw", "curve", "param")})
+    lin = post["mu"].transpose("chain", "draw", "param").values[:, :, None, :]
+    out: dict[str, Any] = {}
+    for g in data.groups:
+        w = np.asarray(centring.get(g.column, np.zeros(len(P))), dtype=float)
+        tau = post[f"tau_{g.column}"].transpose("chain", "draw", "param").values
+        z = post[f"z_{g.column}"].transpose("chain", "draw", g.column, "param").values
+        effect = (tau ** (1.0 - w))[:, :, None, :] * z
+        out[f"effect_{g.column}"] = (("chain", "draw", g.column, "param"), effect)
+        lin = lin + effect[:, :, g.curve_index, :]
+    w = np.asarray(centring.get("curve", np.zeros((data.n_curves, len(P)))), dtype=float)
+    tau_c = post["tau_curve"].transpose("chain", "draw", "param").values[:, :, None, :]
+    raw = post["theta_raw"].transpose("chain", "draw", "curve", "param").values
+    out["theta"] = (("chain", "draw", "curve", "param"), lin + tau_c ** (1.0 - w) * (raw - w * lin))
+    coords = {"curve": data.curve_ids, "param": P}
+    for g in data.groups:
+        coords[g.column] = g.levels
+    return xr.Dataset(out, coords=coords)
+
+
+def _sd_rv(name: str, scale: float, priors: Priors) -> Any:
+    """Prior of a group/curve standard deviation (``Priors.sd_family``), dims ``param``."""
+    import pymc as pm
+
+    if priors.sd_family == "gamma":
+        shape, rate = sd_prior(scale)
+        return pm.Gamma(name, alpha=shape, beta=rate, dims="param")
+    return pm.HalfNormal(name, scale, dims="param")

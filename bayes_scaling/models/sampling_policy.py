@@ -1,0 +1,183 @@
+"""How the hierarchical model is sampled: start values, settings to try, fallback refit.
+
+The sampling policy, apart from the graph (:mod:`bayes_scaling.models.graph`) and the NUTS
+backends (:mod:`bayes_scaling.models.samplers`):
+
+:func:`start_values`
+    Centring weights of the parameterisation and each chain's start, both from the
+    per-curve least-squares fit (:mod:`bayes_scaling.models.centring`).
+:func:`attempts`
+    The ``(centring, target_accept)`` settings to try, in order (``target_accept="auto"``:
+    :data:`AUTO_TARGET_ACCEPT`).
+:func:`sample_with_fallback`
+    Sample at the first setting; after any divergence, sample again at the next one (same
+    compiled model, same seed, new centring weights), and say why in a note.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Mapping
+from typing import Any, NamedTuple
+
+import numpy as np
+import xarray as xr
+
+from bayes_scaling.models._data import CurveData
+from bayes_scaling.models.baseline import _fit_prepared
+from bayes_scaling.models.centring import centring_weights
+from bayes_scaling.models.graph import weight_data
+from bayes_scaling.models.laws import ScalingLaw, get_law
+from bayes_scaling.models.priors import Priors
+from bayes_scaling.models.samplers import sample_model
+
+#: ``target_accept="auto"``: sample at the first rate; after any divergence, sample again
+#: (same compiled model, same seed) at the second.
+AUTO_TARGET_ACCEPT: tuple[float, float] = (0.95, 0.99)
+#: Default NUTS target acceptance rate (see :class:`ScalingLawModel`).
+DEFAULT_TARGET_ACCEPT: float | str = "auto"
+
+
+def start_values(
+    data: CurveData, law: ScalingLaw, priors: Priors, *, centring: str, init: str
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Centring weights (see :func:`~bayes_scaling.models.graph.build_pymc_model`) and start.
+
+    ``centring="auto"`` takes the weights from
+    :func:`~bayes_scaling.models.centring.centring_weights` on the per-curve least-squares
+    fit; ``"noncentred"`` fixes every weight at 0, ``"centred"`` at 1. The start values
+    (the least-squares fit, clipped inside the priors' support) are computed when
+    ``init="least_squares"`` or ``centring="auto"``; otherwise the second item is empty.
+    """
+    P = list(law.pooled)
+    need_ls = init == "least_squares" or centring == "auto"
+    fill = 0.0 if centring == "noncentred" else 1.0
+    weights: dict[str, np.ndarray] = {"curve": np.full((data.n_curves, len(P)), fill)}
+    for g in data.groups:
+        weights[g.column] = np.full(len(P), fill)
+    if not need_ls:
+        return weights, {}
+    base = law if law.name != "broken_power" else get_law("power_gap")
+    ls = _fit_prepared(data, base)
+    theta = np.column_stack([ls[p].to_numpy(dtype=float) for p in P])
+    se = np.column_stack([ls[f"se_{p}"].to_numpy(dtype=float) for p in P])
+    lims = {
+        "log_e_ref": (-6.0, 4.0),
+        "logit_gap": (-5.0, 5.0),
+        "log_alpha": (math.log(0.02), math.log(4.0)),
+    }
+    for j, p in enumerate(P):
+        theta[:, j] = np.clip(np.nan_to_num(theta[:, j], nan=0.0), *lims[p])
+    se = np.clip(np.nan_to_num(se, nan=10.0, posinf=10.0), 1e-3, 10.0)
+    log_sigma = np.log(np.clip(np.nan_to_num(ls["sigma"].to_numpy(), nan=0.1), 0.01, 1.0))
+    if data.n_curves == 1:
+        return weights, {"theta": theta, "log_sigma": log_sigma}
+
+    auto, tau = centring_weights(theta, se, data.groups, max_sd=2.0 * priors.curve_sd)
+    if centring == "auto":
+        weights = auto
+    tau = np.maximum(tau, 0.05)  # a start strictly inside the support
+    w = weights["curve"]
+    mu = theta.mean(axis=0)
+    raw = w * mu + tau[None, :] ** (w - 1.0) * (theta - mu)
+    start: dict[str, np.ndarray] = {
+        "mu": mu,
+        "tau_curve": tau,
+        "theta_raw": raw,
+        "log_sigma": log_sigma,
+        "mu_log_sigma": np.asarray(log_sigma.mean()),
+    }
+    if "log_alpha2" in law.extra:
+        start["log_alpha2"] = theta[:, P.index("log_alpha")]
+    return weights, start
+
+
+def attempts(
+    centring: str, target_accept: float | str, kwargs: dict[str, Any]
+) -> list[tuple[str, float]]:
+    """Return the ``(centring, target_accept)`` settings to try, in order.
+
+    Pops ``target_accept`` from ``kwargs`` (the sampler keyword arguments override the
+    argument): a fixed rate is one attempt. ``target_accept="auto"``:
+    :data:`AUTO_TARGET_ACCEPT`, the second attempt (only after a divergence) non-centred
+    when the first was ``centring="auto"``.
+    """
+    if "target_accept" in kwargs:
+        return [(centring, float(kwargs.pop("target_accept")))]
+    if target_accept != "auto":
+        return [(centring, float(target_accept))]
+    first, second = AUTO_TARGET_ACCEPT
+    fallback = "noncentred" if centring == "auto" else centring
+    return [(centring, first), (fallback, second)]
+
+
+class SampledFit(NamedTuple):
+    """What :func:`sample_with_fallback` kept: the last run and the settings it used."""
+
+    trace: xr.DataTree
+    centring_setting: str
+    target_accept: float
+    weights: dict[str, np.ndarray]
+    notes: list[str]
+
+
+def sample_with_fallback(
+    model: Any,
+    data: CurveData,
+    law: ScalingLaw,
+    priors: Priors,
+    *,
+    centring: str,
+    target_accept: float | str,
+    init: str,
+    weights: dict[str, np.ndarray],
+    start: dict[str, np.ndarray],
+    sampler: str,
+    draws: int,
+    tune: int,
+    chains: int,
+    cores: int | None,
+    random_seed: Any,
+    cache_key: Hashable,
+    sampler_kwargs: Mapping[str, Any] | None,
+) -> SampledFit:
+    """Sample ``model`` under the policy of :func:`attempts`; keep the last run.
+
+    ``weights`` and ``start`` are those ``model`` was built with (:func:`start_values` of
+    ``centring``). An attempt with another centring setting sets new weights in the same
+    compiled graph (``pm.set_data``). The next attempt runs only after a divergence; each
+    fallback adds a note saying why.
+    """
+    import pymc as pm
+
+    kwargs = dict(sampler_kwargs or {})
+    plan = attempts(centring, target_accept, kwargs)
+    notes = []
+    for i, (setting, rate) in enumerate(plan):
+        if setting != centring:  # the fallback: new weights, same compiled graph
+            weights, start = start_values(data, law, priors, centring=setting, init=init)
+            pm.set_data(weight_data(weights, data), model=model)
+        trace = sample_model(
+            model,
+            sampler=sampler,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            cores=cores,
+            random_seed=random_seed,
+            initial_values=start if init == "least_squares" else None,
+            cache_key=cache_key,
+            sampler_kwargs={"target_accept": rate, **kwargs},
+        )
+        n_div = int(trace["sample_stats"]["diverging"].sum())
+        if n_div == 0 or i == len(plan) - 1:
+            break
+        nxt, nxt_rate = plan[i + 1]
+        how = f"at target_accept {nxt_rate:g}" + (
+            f" with centring='{nxt}'" if nxt != setting else ""
+        )
+        notes.append(
+            f"{n_div} divergent transitions at target_accept {rate:g} "
+            f"(centring='{setting}'), so the fit was sampled again {how}"
+        )
+    return SampledFit(trace, setting, rate, weights, notes)
