@@ -273,6 +273,14 @@ def test_scarce_run_refuses_a_legacy_folder(tmp_path):
     pd.DataFrame({"pair": [PAIR]}).to_csv(tmp_path / "shards" / f"{PAIR}.csv", index=False)
     with pytest.raises(BayesScalingError, match="legacy protocol"):
         run_harness(PAIR, config=TINY, out=tmp_path, quiet=True)
+    # a committed curves.csv without its shards is protected too (never overwritten)
+    committed = tmp_path / "committed"
+    committed.mkdir()
+    (committed / "curves.csv").write_text("legacy table\n")
+    with pytest.raises(BayesScalingError, match="overwrite its curves.csv"):
+        run_harness(PAIR, config=TINY, out=committed, quiet=True)
+    assert (committed / "curves.csv").read_text() == "legacy table\n"
+    assert not (committed / "shards").exists()
 
 
 @pytest.mark.integration

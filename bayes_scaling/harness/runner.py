@@ -952,13 +952,14 @@ def _check_settings(out: Path, config: HarnessConfig) -> None:
     """Refuse to resume into a folder whose results were made with other settings.
 
     ``OUT/settings.json`` records :meth:`HarnessConfig.fingerprint`. With results present
-    (``OUT/shards/*.csv``) a different fingerprint, or no settings file under a non-legacy
-    protocol (the legacy harness wrote none), is an error; without results the file is
-    (re)written.
+    (``OUT/shards/*.csv`` or ``OUT/curves.csv``) a different fingerprint, or no settings
+    file under a non-legacy protocol (the legacy harness wrote none), is an error; without
+    results the file is (re)written.
     """
     path = out / SETTINGS_FILE
     current = json.loads(json.dumps(config.fingerprint()))  # tuples -> lists, as on disk
-    has_results = any((out / "shards").glob("*.csv"))
+    # Shards, or a collected table (a committed curves.csv comes without its shards).
+    has_results = any((out / "shards").glob("*.csv")) or (out / "curves.csv").exists()
     if has_results and path.exists():
         try:
             stored = json.loads(path.read_text())
@@ -977,10 +978,11 @@ def _check_settings(out: Path, config: HarnessConfig) -> None:
         return
     if has_results and config.protocol != "legacy":
         raise BayesScalingError(
-            f"{out} holds harness shards without {SETTINGS_FILE}: results of the legacy "
-            "protocol (written before settings were recorded). Resuming them with the "
-            f"{config.protocol!r} protocol would mix protocols; use a new --out, or pass "
-            "--protocol legacy to extend them."
+            f"{out} holds harness results (shards or curves.csv) without {SETTINGS_FILE}: "
+            "results of the legacy protocol (written before settings were recorded). "
+            f"Running the {config.protocol!r} protocol there would mix protocols and "
+            "overwrite its curves.csv; use a new --out, or pass --protocol legacy to extend "
+            "them."
         )
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, (json.dumps(current, indent=1, sort_keys=True) + "\n").encode())
