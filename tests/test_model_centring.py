@@ -17,8 +17,10 @@ def _weights(curves: pd.DataFrame, **kwargs) -> tuple[np.ndarray, list[str], dic
     model = ScalingLawModel(**{"centring": "auto", **kwargs})
     pm_model = model.build_model(curves)
     data = model.prepare_data(curves)
-    groups = {
-        g.column: pm_model[f"centring_weight_{g.column}"].get_value() for g in data.groups
+    groups = {  # columns with fewer than 3 levels have fixed effects: no spread, no weight
+        g.column: pm_model[f"centring_weight_{g.column}"].get_value()
+        for g in data.groups
+        if f"tau_{g.column}" in pm_model.named_vars
     }
     return pm_model["centring_weight"].get_value(), list(pm_model.coords["param"]), groups
 
@@ -66,7 +68,7 @@ def test_auto_is_noncentred_at_curve_level_without_residual_dof():
     curves = standard_curves()
     w, _, groups = _weights(curves)
     assert 6 - 2 - 1 - 1 - 1 < MIN_RESIDUAL_DOF
-    assert set(groups) == {"property", "database", "strategy"}
+    assert set(groups) == {"property"}  # database and strategy (2 levels each): fixed effects
     assert (w == 0).all()
     # with the curves pooled around one mean there are 5 residual dof: centred where precise
     w_pooled, params, _ = _weights(curves, groups=[])
@@ -145,7 +147,7 @@ def test_latent_to_theta_is_the_graphs_transformation():
     import pymc as pm
     import xarray as xr
 
-    from bayes_scaling.models.graph import build_pymc_model, latent_to_theta
+    from bayes_scaling.models.graph import MIN_POOLED_LEVELS, build_pymc_model, latent_to_theta
     from bayes_scaling.models.laws import get_law
     from bayes_scaling.models.priors import Priors
 
@@ -166,9 +168,13 @@ def test_latent_to_theta_is_the_graphs_transformation():
         lin = pm_model["mu"][None, :]
         effects = {}
         for g in data.groups:
-            w = pm_model[f"centring_weight_{g.column}"]
-            tau = pm_model[f"tau_{g.column}"]
-            effects[g.column] = (tau ** (1.0 - w))[:, None] * pm_model[f"z_{g.column}"]
+            if len(g.levels) >= MIN_POOLED_LEVELS:
+                w = pm_model[f"centring_weight_{g.column}"]
+                tau = pm_model[f"tau_{g.column}"]
+                effects[g.column] = (tau ** (1.0 - w))[:, None] * pm_model[f"z_{g.column}"]
+            else:  # two databases: fixed effects, no spread sampled
+                assert f"tau_{g.column}" not in pm_model.named_vars
+                effects[g.column] = pm_model[f"z_{g.column}"]
             lin = lin + effects[g.column].T[pm_model[f"{g.column}_index"]]
         w = pm_model["centring_weight"]
         tau_c = pm_model["tau_curve"][None, :]

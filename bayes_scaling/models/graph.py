@@ -11,7 +11,7 @@ Model (per curve ``c``, point ``i`` = a distinct size ``n`` of that curve, seed 
     log e_cis ~ Normal(m_c(n_i), sigma_c)            # e = error / target_scale
     m_c(n)     = law(log n - log n_ref; theta_c)       # see bayes_scaling.models.laws
     theta_c    ~ Normal(mu + sum_j effect_j[level_j(c)], tau_curve)
-    effect_j   ~ ZeroSumNormal(tau_j)
+    effect_j   ~ ZeroSumNormal(tau_j)                  # fixed tau_j = group_sd for < 3 levels
     log sigma_c ~ Normal(mu_log_sigma, tau_log_sigma)
 
 (``theta_c`` and ``effect_j`` are sampled partially centred, with weights chosen from a
@@ -46,6 +46,24 @@ from bayes_scaling.models.laws import PYTENSOR_OPS, ScalingLaw
 from bayes_scaling.models.priors import Priors, sd_prior
 
 Likelihood = Literal["normal", "studentt"]
+
+
+#: Fewest levels for which a grouping column's effects get a spread (``tau_<column>``)
+#: learnt from the data. A column with fewer levels (``kind`` or ``strategy`` with
+#: transfer/scratch, two databases) gets fixed effects, ``ZeroSumNormal(group_sd)`` with the
+#: prior's scale: a spread seen through two values is all prior, and sampling it left
+#: R-hat 1.012 on ``tau_strategy`` in the real curves' fit (issue 15).
+MIN_POOLED_LEVELS: int = 3
+
+
+def is_pooled(group: Any) -> bool:
+    """Whether a grouping column has enough levels for a learnt spread."""
+    return len(group.levels) >= MIN_POOLED_LEVELS
+
+
+def pooled_groups(data: CurveData) -> list[Any]:
+    """Return the grouping columns of ``data`` whose effects have a learnt spread."""
+    return [g for g in data.groups if is_pooled(g)]
 
 
 def build_pymc_model(
@@ -114,6 +132,14 @@ def build_pymc_model(
             lin = mu[None, :]
             for g in data.groups:
                 idx = pm.Data(f"{g.column}_index", g.curve_index, dims="curve")
+                if not is_pooled(g):  # too few levels to learn a spread: fixed effects
+                    z = pm.ZeroSumNormal(
+                        f"z_{g.column}",
+                        sigma=np.full((len(P), 1), priors.group_sd),
+                        dims=("param", g.column),
+                    )
+                    lin = lin + z.T[idx]
+                    continue
                 log_tau = pt.log(_sd_rv(f"tau_{g.column}", priors.group_sd, priors))
                 w = pm.Data(
                     f"centring_weight_{g.column}", weights.get(g.column, zeros_p), dims="param"
@@ -206,7 +232,7 @@ def build_pymc_model(
 def weight_data(centring: Mapping[str, np.ndarray], data: CurveData) -> dict[str, np.ndarray]:
     """Return the centring weights keyed by the model's data containers."""
     out = {"centring_weight": centring["curve"]} if data.n_curves > 1 else {}
-    for g in data.groups:
+    for g in pooled_groups(data):
         out[f"centring_weight_{g.column}"] = centring[g.column]
     return out
 
@@ -233,10 +259,13 @@ def latent_to_theta(
     lin = post["mu"].transpose("chain", "draw", "param").values[:, :, None, :]
     out: dict[str, Any] = {}
     for g in data.groups:
-        w = np.asarray(centring.get(g.column, np.zeros(len(P))), dtype=float)
-        tau = post[f"tau_{g.column}"].transpose("chain", "draw", "param").values
         z = post[f"z_{g.column}"].transpose("chain", "draw", g.column, "param").values
-        effect = (tau ** (1.0 - w))[:, :, None, :] * z
+        if f"tau_{g.column}" in post:
+            w = np.asarray(centring.get(g.column, np.zeros(len(P))), dtype=float)
+            tau = post[f"tau_{g.column}"].transpose("chain", "draw", "param").values
+            effect = (tau ** (1.0 - w))[:, :, None, :] * z
+        else:  # fixed effects (fewer than MIN_POOLED_LEVELS levels)
+            effect = z
         out[f"effect_{g.column}"] = (("chain", "draw", g.column, "param"), effect)
         lin = lin + effect[:, :, g.curve_index, :]
     w = np.asarray(centring.get("curve", np.zeros((data.n_curves, len(P)))), dtype=float)

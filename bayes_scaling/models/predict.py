@@ -53,7 +53,11 @@ def new_curve_params(
         tau_c = flat("tau_curve", "param")
         for g in data.groups:
             eff = flat(f"effect_{g.column}", g.column, "param")
-            tau_g = flat(f"tau_{g.column}", "param")
+            tau_g = (
+                flat(f"tau_{g.column}", "param")
+                if f"tau_{g.column}" in post
+                else np.full((S, len(P)), priors.group_sd)  # fixed effects: prior scale
+            )
             values = (
                 new[g.column].map(lambda v: "full" if pd.isna(v) else str(v)).tolist()
                 if g.column in new
