@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import warnings
 
 import numpy as np
@@ -162,18 +161,25 @@ def test_make_featurizer_by_name():
 
 @pytest.mark.slow
 @pytest.mark.usefixtures("shared_data_root")
-def test_polymer_speed_8k():
+def test_polymer_cache_serves_the_second_pass():
+    """8k real SMILES: every distinct one computed once, the second pass from the cache.
+
+    Speed itself is measured by ``benchmarks/featurizers.py`` (no timed tests: a loaded
+    machine made the old ``cold < 30 s`` assertion fail).
+    """
+    from bayes_scaling.datasets.featurizers.polymer import _features_one
+
     smiles = get_pair("polymer_tg_md").load_target()["smiles"].tolist()
     smiles += get_pair("polymer_tg_md").load_source()["smiles"].tolist()
     clear_feature_cache()
-    start = time.perf_counter()
     X = PolymerFeaturizer().fit_transform(smiles)
-    cold = time.perf_counter() - start
-    start = time.perf_counter()
-    PolymerFeaturizer().fit_transform(smiles)
-    warm = time.perf_counter() - start
+    first = _features_one.cache_info()
+    Y = PolymerFeaturizer().fit_transform(smiles)
+    second = _features_one.cache_info()
     assert X.shape == (len(smiles), N_DESC + 1024) and len(smiles) > 7900
-    assert cold < 30 and warm < 3, (cold, warm)
+    assert first.misses <= len(set(smiles)) and second.misses == first.misses
+    assert second.hits - first.hits >= len(set(smiles))
+    np.testing.assert_array_equal(X, Y)
 
 
 # ----------------------------------------------------------------------------- polymer–solvent
@@ -224,12 +230,10 @@ def test_polymer_solvent_errors():
 
 
 @pytest.mark.usefixtures("shared_data_root")
-def test_chi_pair_featurizes_fast_and_consistently():
+def test_chi_pair_featurizes_consistently():
     pair = get_pair("chi_cosmo_rs")
-    start = time.perf_counter()
     Xs = pair.make_featurizer().fit_transform(pair.load_source())
     Xt = pair.make_featurizer().fit_transform(pair.load_target())
-    assert time.perf_counter() - start < 20
     assert Xs.shape == (1206, 2 * (N_DESC + 1024) + 2) and Xt.shape[1] == Xs.shape[1]
     assert np.isfinite(Xs).all() and np.isfinite(Xt).all()
 
@@ -311,10 +315,7 @@ def test_bad_formula_error_and_drop():
 
 @pytest.mark.slow
 @pytest.mark.usefixtures("shared_data_root")
-def test_composition_speed_oqmd():
+def test_composition_featurizes_all_of_oqmd():
     source = get_pair("bandgap_oqmd").load_source()
-    start = time.perf_counter()
     X = CompositionFeaturizer().fit_transform(source)
-    elapsed = time.perf_counter() - start
     assert X.shape == (341608, 132) and np.isfinite(X).all()
-    assert elapsed < 60, elapsed
