@@ -342,8 +342,8 @@ def run_pipeline(
         Probability for "n needed so that P(error <= target) >= prob".
     surface : bool
         When the table holds (n, m)-surface curves, also fit the joint surface model in
-        both forms (saved as ``surface_<form>.nc``; ``draws // 2`` draws per chain, the
-        surface model's default 500 for the default 1000), compare them with LOO and add
+        both forms (saved as ``surface_<form>.nc``; ``draws`` draws per chain, the
+        surface model's default 1000 for the default), compare them with LOO and add
         the simulations-vs-experiments section (:func:`plan_surface`) to the report.
     targets : mapping of str to float, optional
         Target error per property (original units); the other properties get the default
@@ -377,7 +377,7 @@ def run_pipeline(
     if surf_table is not None:
         fitted = fit_surfaces(
             surf_table, sampler=sampler, chains=chains, random_seed=random_seed,
-            draws=max(draws // 2, 100), **({} if tune is None else {"tune": tune}),
+            draws=draws, **({} if tune is None else {"tune": tune}),
         )  # fmt: skip
         for form, sm in fitted.items():
             sm.save(out / f"surface_{form}.nc")

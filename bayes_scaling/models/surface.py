@@ -61,7 +61,7 @@ DEFAULT_SURFACE_TARGET_ACCEPT: dict[str, float] = {"additive": 0.99, "effective_
 #: the effective-data form's (log k, log gamma, floor, beta) correlations left R-hat up to
 #: 1.04 on task spreads with the diagonal one; low-rank: R-hat <= 1.005, ESS > 680).
 LOW_RANK_FORMS: frozenset[str] = frozenset({"effective_data"})
-#: Log-scale sd of the task-level spreads' LogNormal prior (see :func:`_population`).
+#: Log-scale sd of the spreads' LogNormal prior (see :func:`_population`).
 SPREAD_LOG_SD: float = 0.6
 _LOG_2PI = math.log(2.0 * math.pi)
 #: Fewest members (targets, tasks) for which a level gets a population mean and spread;
@@ -70,10 +70,11 @@ MIN_POOLED_LEVELS: int = 3
 _TARGET_VARS = ("e_ref", "floor", "beta")
 #: Target-level parameters sampled centred, per form (the others non-centred); measured on
 #: the real surface and simulated ones: the effective-data form needs e_ref and beta centred
-#: (non-centred: R-hat 1.2, ~300 leapfrog steps per draw), the additive form mixes best fully
-#: non-centred (centred: divergences and R-hat > 1.01 on simulated surfaces with 2 targets).
+#: (non-centred: R-hat 1.2, ~300 leapfrog steps per draw); so does the additive form since
+#: spreads are zero-avoiding and 2-target surfaces unpooled (non-centred: R-hat 1.04 on
+#: tau_target[log_e_ref] on the real surface; centred with HalfNormal spreads: divergences).
 DEFAULT_CENTRED: dict[str, tuple[str, ...]] = {
-    "additive": (),
+    "additive": ("log_e_ref", "log_beta"),
     "effective_data": ("log_e_ref", "log_beta"),
 }
 #: Task-level parameters sampled centred, per form (measured on simulated surfaces: log k
@@ -96,17 +97,15 @@ def _population(priors: SurfacePriors, level: str, names: tuple[str, ...]) -> tu
         sigma=np.array([priors.mu[k][1] for k in names]),
         dims=f"{level}_param",
     )
+    # zero-avoiding LogNormal spreads (median scale / 2, 90 % in [0.19, 1.3] x scale): a
+    # handful of targets or tasks cannot tell a spread near 0 from a small one, and with
+    # centred members a HalfNormal or Gamma(2, .) spread left the funnel's neck at tau -> 0
+    # (1-4 divergences per fit on simulated surfaces, all at tau_task[log_gamma] < 0.03;
+    # R-hat 1.04 on tau_target[log_e_ref] on the real surface)
     scale = np.array([priors.tau[k] for k in names])
-    if level == "task":
-        # zero-avoiding LogNormal spreads (median scale / 2, 90 % in [0.19, 1.3] x scale):
-        # the task parameters are sampled centred, and a HalfNormal or Gamma(2, .) spread left
-        # the centred funnel's neck at tau -> 0 (1-4 divergences per fit on simulated
-        # surfaces, all at tau_task[log_gamma] < 0.03)
-        tau = pm.LogNormal(
-            f"tau_{level}", mu=np.log(scale / 2.0), sigma=SPREAD_LOG_SD, dims=f"{level}_param"
-        )
-    else:
-        tau = pm.HalfNormal(f"tau_{level}", sigma=scale, dims=f"{level}_param")
+    tau = pm.LogNormal(
+        f"tau_{level}", mu=np.log(scale / 2.0), sigma=SPREAD_LOG_SD, dims=f"{level}_param"
+    )
     return mu, tau
 
 
