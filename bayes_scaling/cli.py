@@ -26,6 +26,17 @@ import typer
 
 from bayes_scaling.exceptions import BayesScalingError
 
+#: ``--target PROPERTY=VALUE`` of the report and demo commands (one definition for both).
+TargetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--target",
+        help="PROPERTY=VALUE: target error of a property in its own unit (repeatable). "
+        "Default for the others: 10 % below today's error.",
+    ),
+]
+
+
 app = typer.Typer(
     name="bayes-scaling",
     help="Bayesian scaling laws for Sim2Real transfer: how much simulation data to produce.",
@@ -357,14 +368,7 @@ def report(
     ] = None,
     cost_simulation: Annotated[float, typer.Option(help="Cost of one simulation.")] = 1.0,
     cost_experiment: Annotated[float, typer.Option(help="Cost of one experiment.")] = 100.0,
-    target: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--target",
-            help="PROPERTY=VALUE: target error of a property in its own unit (repeatable). "
-            "Default for the others: 10 % below today's error.",
-        ),
-    ] = None,
+    target: TargetOption = None,
 ) -> None:
     """Decision report (HTML or Markdown): one-screen summary per task, then the details.
 
@@ -416,14 +420,7 @@ def demo(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("runs/demo"),
     draws: Annotated[int, typer.Option(help="Posterior draws per chain.")] = 1000,
     chains: Annotated[int, typer.Option(help="Chains.")] = 4,
-    target: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--target",
-            help="PROPERTY=VALUE: target error of a property in its own unit (repeatable). "
-            "Default for the others: 10 % below today's error.",
-        ),
-    ] = None,
+    target: TargetOption = None,
 ) -> None:
     """Run the main job on the bundled real curves: fit → plan → compare → HTML report.
 
