@@ -1,18 +1,35 @@
-"""First look at harness curves: one log-log PNG per task family, plus a falls/flattens table.
+"""First look at harness curves: log-log PNGs per task family, plus a Markdown summary table.
 
 Usage::
 
     .venv/bin/python scripts/first_look.py data/curves/curves.csv --out data/
+    .venv/bin/python scripts/first_look.py data/curves_scarce/curves.csv --out data/
+    .venv/bin/python scripts/first_look.py data/curves_scarce --out /tmp/look  # partial run
 
-For each pair (metric = normalised MAE) it prints whether the error falls with n (mean error
-at the largest n below that at the smallest, by more than the seed spread) and whether it
-flattens (the last decade's log-slope is less than half the first decade's), as a Markdown
-table for data/README.md.
+``CURVES`` is a curve table (.csv or .parquet, validated) or a harness output folder: its
+``curves.csv`` when there is one, else the concatenation of its ``shards/*.csv`` (a run in
+progress: read only, not validated). The protocol is ``--protocol``, else the folder's
+``settings.json``, else detected (:func:`bayes_scaling.first_look.detect_protocol`).
+
+**Scarce protocol** (issue 13): per family, ``first_look_scarce_<family>_n.png`` (error vs
+source size n, one line per experimental size m, scratch at the same m dotted; the analogue
+of the reference study's Fig. 4b) and ``first_look_scarce_<family>_m.png`` (error vs m for
+several n, with the scratch curve as n = 0; Fig. 4c), trial bands 10th-90th percentile. It
+prints two Markdown tables: the smallest m per task, then every m: the drop of the mean
+error from the smallest to the largest n, and transfer at the largest n against scratch at
+the same m (means, bands, paired trials won).
+
+**Legacy protocol**: for each pair (metric = normalised MAE) whether the error falls with n
+(mean error at the largest n below that at the smallest, by more than the seed spread) and
+whether it flattens (the last decade's log-slope is less than half the first decade's), as a
+Markdown table, and ``first_look_<family>.png``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -23,6 +40,13 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from bayes_scaling.curves import read_curves  # noqa: E402
+from bayes_scaling.first_look import (  # noqa: E402
+    band_label,
+    compute_scarce_summary,
+    detect_protocol,
+    format_scarce_summary,
+    plot_first_look_grid,
+)
 
 
 def slope(g: pd.DataFrame) -> float:
@@ -90,16 +114,103 @@ def plot_families(table: pd.DataFrame, out: Path) -> list[Path]:
     return paths
 
 
-def main() -> None:
+# ---------------------------------------------------------------------------- scarce protocol
+def load_table(path: Path) -> tuple[pd.DataFrame, str | None, bool]:
+    """Read a curve table or a harness output folder.
+
+    Returns
+    -------
+    (table, protocol, partial)
+        ``protocol`` from a ``settings.json`` next to the table (None if absent);
+        ``partial`` True when the rows come from the shards of a run in progress.
+
+    """
+    folder = path if path.is_dir() else path.parent
+    settings = folder / "settings.json"
+    protocol = None
+    if settings.is_file():
+        protocol = json.loads(settings.read_text()).get("protocol")
+    if not path.is_dir():
+        return read_curves(path), protocol, False
+    if (path / "curves.csv").is_file():
+        return read_curves(path / "curves.csv"), protocol, False
+    shards = sorted((path / "shards").glob("*.csv"))
+    if not shards:
+        raise SystemExit(f"{path} holds neither curves.csv nor shards/*.csv.")
+    frames = [f for f in (pd.read_csv(p) for p in shards) if len(f)]
+    return pd.concat(frames, ignore_index=True), protocol, True
+
+
+def scarce_first_look(
+    table: pd.DataFrame, out: Path, *, strategy: str, metric: str, dpi: int = 110
+) -> list[Path]:
+    """Write ``first_look_scarce_<family>_{n,m}.png`` for every family; return the paths."""
+    paths = []
+    transfer = table[(table["kind"] == "transfer") & (table["strategy"] == strategy)]
+    if transfer.empty:
+        raise SystemExit(f"No transfer rows of strategy {strategy!r}.")
+    families = sorted(transfer["family"].dropna().astype(str).unique()) if "family" in table else []
+    for family in families or [None]:
+        for view in ("n", "m"):
+            fig, _ = plot_first_look_grid(
+                table, view=view, family=family, strategy=strategy, metric=metric
+            )
+            path = out / f"first_look_scarce_{family or 'all'}_{view}.png"
+            fig.savefig(path, dpi=dpi)
+            plt.close(fig)
+            paths.append(path)
+    return paths
+
+
+def scarce_tables(table: pd.DataFrame, *, strategy: str | None, metric: str) -> str:
+    """Markdown: the smallest m of every task, then every m."""
+    summary = compute_scarce_summary(table, strategy=strategy, metric=metric)
+    smallest = summary[summary["m"] == summary.groupby("pair")["m"].transform("min")]
+    band = band_label("quantile")
+    return (
+        f"Smallest experimental size m per task (mean over trials; bands: {band}):\n\n"
+        f"{format_scarce_summary(smallest)}\n\nEvery m:\n\n{format_scarce_summary(summary)}"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
     """Run the command-line script."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("curves", type=Path)
-    ap.add_argument("--out", type=Path, default=Path("data"))
-    args = ap.parse_args()
-    table = read_curves(args.curves)
-    for p in plot_families(table, args.out):
+    ap.add_argument("curves", type=Path, help="curve table, or a harness output folder")
+    ap.add_argument("--out", type=Path, default=Path("data"), help="folder for the PNGs")
+    ap.add_argument("--protocol", choices=["auto", "legacy", "scarce"], default="auto")
+    ap.add_argument("--strategy", default="finetune", help="scarce: strategy of the figures")
+    ap.add_argument("--metric", default="mae", help="scarce: metric (default mae, in units)")
+    ap.add_argument(
+        "--all-strategies",
+        action="store_true",
+        help="scarce: summary table for every transfer strategy (default: --strategy only)",
+    )
+    ap.add_argument("--dpi", type=int, default=110, help="scarce: resolution of the PNGs")
+    args = ap.parse_args(argv)
+    table, stored, partial = load_table(args.curves)
+    protocol = args.protocol
+    if protocol == "auto":
+        protocol = stored if stored in ("legacy", "scarce") else detect_protocol(table)
+    args.out.mkdir(parents=True, exist_ok=True)
+    if partial:
+        print(
+            f"note: {args.curves} has no curves.csv; using {len(table):,} rows of its shards "
+            "(a run in progress, not validated).",
+            file=sys.stderr,
+        )
+    if protocol == "legacy":
+        for p in plot_families(table, args.out):
+            print(f"wrote {p}")
+        print(summarise(table).to_markdown(index=False))
+        return
+    paths = scarce_first_look(
+        table, args.out, strategy=args.strategy, metric=args.metric, dpi=args.dpi
+    )
+    for p in paths:
         print(f"wrote {p}")
-    print(summarise(table).to_markdown(index=False))
+    strategy = None if args.all_strategies else args.strategy
+    print(scarce_tables(table, strategy=strategy, metric=args.metric))
 
 
 if __name__ == "__main__":
