@@ -2,7 +2,8 @@
 
 Sampler paths differ slightly between machines (CPU features, BLAS, thread timing), so a
 test that passes only on the machine it was written on is not a test of the package. This
-script runs ``pytest`` N times, each run with another ``OMP_NUM_THREADS`` /
+script runs the README's test command (``bash scripts/test.sh``: bootstrap, then pytest on
+its xdist workers) N times, each run with another ``OMP_NUM_THREADS`` /
 ``OPENBLAS_NUM_THREADS`` / ``MKL_NUM_THREADS`` setting (1 and 2 alternately) and another
 ``PYTHONHASHSEED``, records every test's outcome from a JUnit XML file per run and prints:
 
@@ -26,7 +27,6 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
-import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
@@ -61,7 +61,7 @@ def run_once(i: int, threads: int, extra: list[str], workdir: Path) -> tuple[dic
         "PYTHONHASHSEED": str(1000 + i),
         "MPLBACKEND": "Agg",
     }
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}"]
+    cmd = ["bash", "scripts/test.sh", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}"]
     t0 = time.perf_counter()
     proc = subprocess.run([*cmd, *extra], cwd=ROOT, env=env, check=False)
     wall = time.perf_counter() - t0

@@ -155,11 +155,11 @@ def test_kill_minus_nine_then_resume(tmp_path):
         "--pair",
         PAIR,
         "--seeds",
-        "3",
+        "2",
         "--n-points",
-        "5",
-        "--m-points",
         "4",
+        "--m-points",
+        "3",
         "--m-fraction",
         "0.5",
         "--m-n-points",
@@ -194,7 +194,7 @@ def test_kill_minus_nine_then_resume(tmp_path):
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr
     final = validate_curves(pd.read_csv(out / "curves.csv"))
-    expected_jobs = 3 * 5 + 3 * 3 + 3 * 4  # full split + one surface level (3 n) + scratch
+    expected_jobs = 2 * 4 + 2 * 3 + 2 * 3  # full split + one surface level (3 n) + scratch
     assert len(final) == expected_jobs * 4
     full = pd.read_csv(shard)
     # rows recorded before the kill are kept unchanged

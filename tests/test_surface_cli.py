@@ -82,35 +82,23 @@ def test_fit_needs_surface_curves(tmp_path):
     assert res.exit_code == 2 and "Missing m" in res.output
 
 
-def test_report_with_surface_section(fitted):
-    tmp, curves, files = fitted
-    fit_file = tmp / "fit.nc"
-    res = runner.invoke(app, ["fit", str(curves), "-o", str(fit_file), *FAST])
-    assert res.exit_code == 0, res.output
-    out = tmp / "report.md"
-    res = runner.invoke(
-        app,
-        ["report", str(fit_file), "-o", str(out), "--surface", str(files["additive"]),
-         "--surface", str(files["effective_data"])],
-    )  # fmt: skip
-    assert res.exit_code == 0, res.output
-    md = out.read_text()
-    section = md.split('<a id="surface"></a>')[1].split('<a id="diagnostics"></a>')[0]
-    assert "Which surface form do the data prefer?" in section
-    # one readable heading per task, its error-surface figure beside the first sentence
-    assert "Density · md → experiment" in section and section.count("![") == 4
-    assert "Cheapest plan" in section and "exchange rate" in section
-
-
-def test_main_job_adds_the_surface(tmp_path):
+@pytest.fixture(scope="module")
+def main_job(tmp_path_factory):
+    """The main job on a simulated surface table: n-law fit, both surface forms, reports."""
     from bayes_scaling.pipeline import run_pipeline
 
+    out = tmp_path_factory.mktemp("main_job")
     table = simulate_surface("additive", rng=1, metric="nmae")
-    res = run_pipeline(table, out=tmp_path, metric="nmae", draws=300, tune=400, chains=2,
+    res = run_pipeline(table, out=out, metric="nmae", draws=300, tune=400, chains=2,
                        random_seed=5)  # fmt: skip
+    return res, out
+
+
+def test_main_job_adds_the_surface(main_job):
+    res, out = main_job
     assert res.surface is not None and set(res.surface.models) == {"additive", "effective_data"}
-    assert (tmp_path / "surface_additive.nc").exists()
-    assert (tmp_path / "surface_effective_data.nc").exists()
+    assert (out / "surface_additive.nc").exists()
+    assert (out / "surface_effective_data.nc").exists()
     kinds = {type(d).__name__ for d in res.surface.decisions}
     assert {"SurfaceFormDecision", "ExchangeDecision", "SurfaceEquivalentDecision",
             "CheapestPlanDecision"} <= kinds  # fmt: skip
@@ -118,3 +106,21 @@ def test_main_job_adds_the_surface(tmp_path):
     assert res.model.data_.table["m"].isna().all()
     html = res.report_path.read_text()
     assert 'id="surface"' in html and "Cheapest plan" in html
+
+
+def test_report_with_surface_section(main_job):
+    """``bayes-scaling report`` on the main job's saved fits (n-law + both surface forms)."""
+    res, out = main_job
+    md_out = out / "report_again.md"
+    res_cli = runner.invoke(
+        app,
+        ["report", str(res.fit_path), "-o", str(md_out), "--surface",
+         str(out / "surface_additive.nc"), "--surface", str(out / "surface_effective_data.nc")],
+    )  # fmt: skip
+    assert res_cli.exit_code == 0, res_cli.output
+    md = md_out.read_text()
+    section = md.split('<a id="surface"></a>')[1].split('<a id="diagnostics"></a>')[0]
+    assert "Which surface form do the data prefer?" in section
+    # one readable heading per task, its error-surface figure beside the first sentence
+    assert "Density · md → experiment" in section and section.count("![") == 4
+    assert "Cheapest plan" in section and "exchange rate" in section
