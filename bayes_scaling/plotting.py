@@ -12,9 +12,8 @@ quantities and never calls ``plt.show()``. All bands are the pinned
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any, Final, Literal
+from collections.abc import Sequence
+from typing import Literal
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -31,51 +30,21 @@ from bayes_scaling.decisions import format_number, percent, summarise
 from bayes_scaling.exceptions import BayesScalingError
 from bayes_scaling.models.posterior import PARAMS, CurvePosterior, Scale
 from bayes_scaling.planning import SampleSizeDecision, error_draws
+from bayes_scaling.plot_style import (  # noqa: F401  (SLIDE_STYLE, FIGSIZE: re-exported)
+    BAND_ALPHA,
+    FIGSIZE,
+    PALETTE,
+    SLIDE_STYLE,
+    literal,
+    plot_style,
+)
+from bayes_scaling.plot_style import axes_of as _axes
 from bayes_scaling.tradeoffs import SurfaceGrid
-
-#: Matplotlib settings used by every plot (large enough to read on a slide).
-SLIDE_STYLE: Final[dict[str, Any]] = {
-    "font.size": 12,
-    "axes.titlesize": 13,
-    "axes.labelsize": 12,
-    "xtick.labelsize": 11,
-    "ytick.labelsize": 11,
-    "legend.fontsize": 10,
-    "legend.frameon": False,
-    "lines.linewidth": 2.0,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-}
-#: Colours assigned to curves/groups in order of appearance.
-PALETTE: Final[tuple[str, ...]] = tuple(plt.get_cmap("tab10").colors)  # type: ignore[attr-defined]
-FIGSIZE: Final[tuple[float, float]] = (7.0, 4.5)
-BAND_ALPHA: Final[float] = 0.2
 
 ForestParam = Literal["D", "alpha", "C"]
 
 
 # ====================================================================== helpers
-@contextmanager
-def plot_style() -> Iterator[None]:
-    """Context manager applying :data:`SLIDE_STYLE`."""
-    with plt.rc_context(SLIDE_STYLE):
-        yield
-
-
-def _axes(ax: Axes | None, figsize: tuple[float, float] = FIGSIZE) -> tuple[Figure, Axes]:
-    if ax is None:
-        fig, ax = plt.subplots(figsize=figsize, layout="constrained")
-        return fig, ax
-    if not isinstance(ax, Axes):
-        raise BayesScalingError(f"ax must be a matplotlib Axes, got {type(ax).__name__}.")
-    return ax.figure, ax  # type: ignore[return-value]
-
-
-def literal(text: Any) -> str:
-    """Text drawn as is by matplotlib: ``$`` escaped so that mathtext never parses it."""
-    return str(text).replace("$", r"\$")
-
-
 def _color(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 

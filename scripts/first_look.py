@@ -45,8 +45,8 @@ from bayes_scaling.first_look import (  # noqa: E402
     compute_scarce_summary,
     detect_protocol,
     format_scarce_summary,
-    plot_first_look_grid,
 )
+from bayes_scaling.first_look_plots import plot_first_look_grid  # noqa: E402
 
 
 def slope(g: pd.DataFrame) -> float:

@@ -23,12 +23,14 @@ from bayes_scaling.first_look import (  # noqa: E402
     compute_scarce_summary,
     compute_trial_summary,
     detect_protocol,
-    error_label,
     format_scarce_summary,
+    scratch_pair_of,
+)
+from bayes_scaling.first_look_plots import (  # noqa: E402
+    error_label,
     plot_error_vs_m_by_n,
     plot_error_vs_n_by_m,
     plot_first_look_grid,
-    scratch_pair_of,
 )
 
 # The simulated task: transfer error(n, m, trial) = (A n^-B + C / m) * F[trial],
