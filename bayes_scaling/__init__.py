@@ -28,7 +28,6 @@ _SUBMODULES = {
     "plot_style",
     "first_look",
     "first_look_plots",
-    "io",
     "constants",
     "exceptions",
     "simulate",
