@@ -17,57 +17,19 @@ import numpy as np
 import pandas as pd
 
 from bayes_scaling.constants import DEFAULT_SEED
-from bayes_scaling.curves import read_curves, validate_curves
-from bayes_scaling.exceptions import CurveSchemaError
+from bayes_scaling.curves import read_curves
+from bayes_scaling.selection import (  # noqa: F401  (select_curves: re-exported)
+    HEADLINE_M,
+    default_strategy,
+    headline_sentence,
+    headline_table,
+    select_curves,
+    surface_table,
+)
 from bayes_scaling.summary import resolve_targets
 
 #: The curve table the harness produced and the repository ships.
 BUNDLED_CURVES = Path(__file__).resolve().parents[1] / "data" / "curves" / "curves.csv"
-
-
-def select_curves(
-    table: pd.DataFrame,
-    *,
-    metric: str = "mae",
-    strategies: tuple[str, ...] | None = ("finetune", "scratch"),
-    full_split: bool = True,
-) -> pd.DataFrame:
-    """Keep one metric (and the given strategies) of a harness table, validated.
-
-    With ``full_split`` (default) the (n, m)-surface curves (rows with an ``m``: transfer at
-    a fraction of the experimental training split) are dropped, leaving the learning curves
-    in n at the full split that :class:`~bayes_scaling.models.ScalingLawModel` models; the
-    surface rows are for :class:`~bayes_scaling.models.surface.SurfaceModel`
-    (:func:`surface_table`).
-    """
-    out = table[table["metric"] == metric]
-    if len(out) == 0 and len(table):
-        raise CurveSchemaError(
-            f"The curve table has no rows of metric {metric!r}; it holds "
-            f"{sorted(map(str, table['metric'].unique()))}: choose one (metric=, or --metric on "
-            "the command line)."
-        )
-    if strategies is not None and "strategy" in out:
-        out = out[out["strategy"].isin(strategies)]
-    if full_split and "m" in out:
-        out = out[out["m"].isna()]
-    return validate_curves(out)
-
-
-def surface_table(
-    table: pd.DataFrame,
-    *,
-    metric: str = "mae",
-    strategies: tuple[str, ...] | None = ("finetune", "scratch"),
-) -> pd.DataFrame | None:
-    """Return the rows of an (n, m) surface (all m levels + scratch) of one metric, or None.
-
-    None when no transfer curve was measured at a reduced experimental size (no ``m``).
-    """
-    if "m" not in table or not table["m"].notna().any():
-        return None
-    out = select_curves(table, metric=metric, strategies=strategies, full_split=False)
-    return out if out["m"].notna().any() else None
 
 
 #: Sampler settings of fast mode (``BAYES_SCALING_FAST=1``): notebooks and CI smoke runs.
@@ -174,6 +136,8 @@ class PipelineResult:
     surface: Any = None
     targets: dict[str, Any] = field(default_factory=dict)
     report: Any = None
+    #: Which experimental size m each transfer task's n-law curves use (None: full split).
+    headline: pd.DataFrame | None = None
 
 
 def plan_all(
@@ -324,6 +288,7 @@ def run_pipeline(
     prob: float = 0.9,
     surface: bool = True,
     targets: Mapping[str, float] | None = None,
+    headline_m: float = HEADLINE_M,
 ) -> PipelineResult:
     """Fit the bundled (or given) curves, plan, compare and write an HTML + Markdown report.
 
@@ -349,13 +314,21 @@ def run_pipeline(
         Target error per property (original units); the other properties get the default
         rule, 10 % below today's error (:func:`bayes_scaling.summary.resolve_targets`).
         Checked before any fitting: an unknown property or a value <= 0 raises.
+    headline_m : float
+        For a scarce-protocol table (an m grid per task): the n-law fit and its decisions
+        use every transfer task at its measured m nearest this value
+        (:func:`bayes_scaling.selection.headline_table`; why 100:
+        :mod:`bayes_scaling.selection`). A legacy table uses its full-split curves. The
+        transfer strategy is the harness's choice on validation rows (``validation.csv``
+        beside the curve file), else ``finetune``.
 
     """
     from bayes_scaling.models import ScalingLawModel
     from bayes_scaling.reporting import build_report
 
     full = curves if isinstance(curves, pd.DataFrame) else read_curves(curves)
-    table = select_curves(full, metric=metric)
+    strategy = default_strategy(curves)
+    table, headline = headline_table(full, metric=metric, strategy=strategy, target_m=headline_m)
     check_target_properties(targets, table)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -372,7 +345,9 @@ def run_pipeline(
     posterior = model.curve_posterior()
     chosen = resolve_targets(posterior, targets)
     decisions = plan_all(posterior, prob=prob, targets=chosen)
-    surf_table = surface_table(full, metric=metric) if surface else None
+    surf_table = (
+        surface_table(full, metric=metric, strategies=(strategy, "scratch")) if surface else None
+    )
     surf: SurfaceResult | None = None
     if surf_table is not None:
         fitted = fit_surfaces(
@@ -394,12 +369,12 @@ def run_pipeline(
         targets=chosen,
         convergence=model.convergence,
         surface_convergence=surf.models[surf.chosen].convergence if surf else None,
-        summary_notes=surf.notes[-1:] if surf else (),
+        summary_notes=[headline_sentence(headline), *(surf.notes[-1:] if surf else ())],
     )
     report_path = out / "report.html"
     report.write(report_path)
     report.write(out / "report.md")
-    return PipelineResult(model, decisions, report_path, fit_path, surf, chosen, report)
+    return PipelineResult(model, decisions, report_path, fit_path, surf, chosen, report, headline)
 
 
 def check_target_properties(targets: Mapping[str, float] | None, table: pd.DataFrame) -> None:

@@ -84,11 +84,15 @@ def test_fit_needs_surface_curves(tmp_path):
 
 @pytest.fixture(scope="module")
 def main_job(tmp_path_factory):
-    """The main job on a simulated surface table: n-law fit, both surface forms, reports."""
+    """The main job on a simulated scarce-protocol table: n-law fit, both surface forms, reports.
+
+    Three experimental sizes below the full split (600): a scarce m grid, so the n-law fit
+    takes every task at its headline m (100) and the surface fit every level.
+    """
     from bayes_scaling.pipeline import run_pipeline
 
     out = tmp_path_factory.mktemp("main_job")
-    table = simulate_surface("additive", rng=1, metric="nmae")
+    table = simulate_surface("additive", m_levels=(25, 100, 250, 600), rng=1, metric="nmae")
     res = run_pipeline(table, out=out, metric="nmae", draws=300, tune=400, chains=2,
                        random_seed=5)  # fmt: skip
     return res, out
@@ -102,10 +106,17 @@ def test_main_job_adds_the_surface(main_job):
     kinds = {type(d).__name__ for d in res.surface.decisions}
     assert {"SurfaceFormDecision", "ExchangeDecision", "SurfaceEquivalentDecision",
             "CheapestPlanDecision"} <= kinds  # fmt: skip
-    # the n-law fit saw only the full-split curves
-    assert res.model.data_.table["m"].isna().all()
+    # the n-law fit saw each task at its headline m (and the scratch curves), and says so
+    nlaw = res.model.data_.table
+    assert set(res.headline["m"]) == {100.0} and len(res.headline) == 4
+    assert (nlaw.loc[nlaw["kind"] == "transfer", "m"] == 100).all()
+    assert nlaw.loc[nlaw["kind"] == "scratch", "m"].isna().all()
     html = res.report_path.read_text()
     assert 'id="surface"' in html and "Cheapest plan" in html
+    assert "Headline curves" in html and "m = 100 experiments" in html
+    # the surface fit saw every level
+    surf = res.surface.models["additive"].data_.table
+    assert set(surf["m"].dropna()) == {25, 100, 250}
 
 
 def test_report_with_surface_section(main_job):
