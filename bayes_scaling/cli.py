@@ -470,6 +470,7 @@ def demo(
         for dec in res.surface.decisions:
             typer.echo(f"- {dec.sentence}")
     typer.echo(f"fit: {res.fit_path}\nreport: {res.report_path} ({time.perf_counter() - t0:.0f} s)")
+    typer.echo(res.timing_line())
 
 
 # ---------------------------------------------------------------------------- surface

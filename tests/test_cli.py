@@ -183,6 +183,9 @@ def test_demo_honours_targets_and_prints_the_summary(tmp_path):
         assert f'<a id="{section}"></a>' in md, section
     for words in ("equivalent", "next batch"):
         assert words in md.lower(), words
+    stages = next(ln for ln in res.output.splitlines() if ln.startswith("stage times:"))
+    for stage in ("n-law fit", "n-law decisions", "report", "total"):
+        assert stage in stages, stages
 
 
 def test_corrupt_fit_file(tmp_path):

@@ -114,6 +114,9 @@ def test_main_job_adds_the_surface(main_job):
     html = res.report_path.read_text()
     assert 'id="surface"' in html and "Cheapest plan" in html
     assert "Headline curves" in html and "m = 100 experiments" in html
+    assert list(res.timings) == ["n-law fit", "n-law decisions", "surface fits",
+                                 "surface decisions", "report"]  # fmt: skip
+    assert all(v >= 0 for v in res.timings.values()) and "total" in res.timing_line()
     # the surface fit saw every level
     surf = res.surface.models["additive"].data_.table
     assert set(surf["m"].dropna()) == {25, 100, 250}
