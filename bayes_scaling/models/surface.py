@@ -1,17 +1,21 @@
 """Joint hierarchical model of the error surface error(n, m): :class:`SurfaceModel`.
 
-Model (rows ``i`` of a surface table, see :mod:`bayes_scaling.models.surface_data`)::
+The estimator (:class:`SurfaceModel`: fit, summary, LOO, convergence, save/load) and the
+LOO comparison of forms (:func:`compare_surface_forms`) live here; this module is also the
+entry point that re-exports the surface model's other parts:
 
-    log e_i ~ Normal(log mu(n_i, m_i; target_t(i), task_p(i)), sigma_c(i))
-    theta_t = mu_target + tau_target * z_t          # scratch part, per target (property)
-    phi_p   = mu_task + tau_task * z_p              # form's task part, per source database
-    log sigma_c = mu_log_sigma + tau_log_sigma * z_c   # per curve (task x m level, scratch)
+- :mod:`bayes_scaling.models.surface_data` -- the surface table and its index arrays;
+- :mod:`bayes_scaling.models.surface_forms` -- the functional forms and their priors;
+- :mod:`bayes_scaling.models.surface_graph` -- the PyMC graph (:func:`build_surface_model`,
+  the model's equations, centring and pooling settings);
+- :mod:`bayes_scaling.models.surface_posterior` -- :class:`SurfacePosterior` (draws,
+  physical parameters, error predictions, solvers, exchange rates);
+- :mod:`bayes_scaling.models.surface_persistence` -- the netCDF file (root attributes,
+  save, load).
 
-with the forms of :mod:`bayes_scaling.models.surface_forms` (``additive`` and
-``effective_data``, both equal to the scratch curve at n = 0). All hierarchies are
-non-centred; every seed row is one observation, so LOO (``az.loo``) leaves out one fitted
-model's error. The sampling backend is the package's (:func:`sample_model`: nutpie by
-default, PyMC or NumPyro on request).
+Every seed row is one observation, so LOO (``az.loo``) leaves out one fitted model's error.
+The sampling backend is the package's (:func:`sample_model`: nutpie by default, PyMC or
+NumPyro on request).
 
 Use :func:`compare_surface_forms` to let LOO choose between the forms, and
 :meth:`SurfaceModel.surface_posterior` for everything downstream (decisions in
@@ -20,19 +24,18 @@ Use :func:`compare_surface_forms` to let LOO choose between the forms, and
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from bayes_scaling.constants import CREDIBLE_INTERVAL, DEFAULT_SEED
-from bayes_scaling.exceptions import BayesScalingError, ModelFileError
+from bayes_scaling.exceptions import BayesScalingError
 from bayes_scaling.models._fitted import FittedState
 from bayes_scaling.models.diagnostics import ConvergenceReport
 from bayes_scaling.models.samplers import check_sampler, sample_model
@@ -45,14 +48,48 @@ from bayes_scaling.models.surface_forms import (
     check_form,
     constrained,
     surface_error,
-    worth,
+)
+from bayes_scaling.models.surface_graph import (
+    DEFAULT_CENTRED,
+    DEFAULT_TASK_CENTRED,
+    MIN_POOLED_LEVELS,
+    SPREAD_LOG_SD,
+    build_surface_model,
+)
+from bayes_scaling.models.surface_persistence import (
+    SURFACE_KIND,
+    SURFACE_SCHEMA_VERSION,
+    load_surface,
+    save_surface,
+    surface_root_attrs,
+)
+from bayes_scaling.models.surface_posterior import (
+    _TARGET_VARS,
+    _TASK_VARS,
+    Scale,
+    SurfacePosterior,
 )
 
-Scale = Literal["normalised", "original"]
-#: Value of the ``bayes_scaling_model`` attribute of a saved surface.
-SURFACE_KIND = "SurfaceModel"
-#: Layout version of saved surfaces.
-SURFACE_SCHEMA_VERSION = 1
+__all__ = [
+    "DEFAULT_CENTRED",
+    "DEFAULT_SURFACE_TARGET_ACCEPT",
+    "DEFAULT_TASK_CENTRED",
+    "LOW_RANK_FORMS",
+    "MIN_POOLED_LEVELS",
+    "SPREAD_LOG_SD",
+    "SURFACE_KIND",
+    "SURFACE_SCHEMA_VERSION",
+    "Scale",
+    "SurfaceData",
+    "SurfaceModel",
+    "SurfacePosterior",
+    "SurfacePriors",
+    "build_surface_model",
+    "compare_surface_forms",
+    "prepare_surface",
+    "surface_loos",
+]
+
 #: Default NUTS target acceptance per form (measured: the additive form left 2 divergences
 #: on the real surface at 0.95 and none at 0.99; the effective-data form 2-4 divergences on
 #: simulated surfaces at 0.95 when every sampled parameter is checked).
@@ -61,425 +98,9 @@ DEFAULT_SURFACE_TARGET_ACCEPT: dict[str, float] = {"additive": 0.99, "effective_
 #: the effective-data form's (log k, log gamma, floor, beta) correlations left R-hat up to
 #: 1.04 on task spreads with the diagonal one; low-rank: R-hat <= 1.005, ESS > 680).
 LOW_RANK_FORMS: frozenset[str] = frozenset({"effective_data"})
-#: Log-scale sd of the spreads' LogNormal prior (see :func:`_population`).
-SPREAD_LOG_SD: float = 0.6
 _LOG_2PI = math.log(2.0 * math.pi)
-#: Fewest members (targets, tasks) for which a level gets a population mean and spread;
-#: fewer get independent values with the population prior's marginal scale (`_unpooled`).
-MIN_POOLED_LEVELS: int = 3
-_TARGET_VARS = ("e_ref", "floor", "beta")
-#: Target-level parameters sampled centred, per form (the others non-centred); measured on
-#: the real surface and simulated ones: the effective-data form needs e_ref and beta centred
-#: (non-centred: R-hat 1.2, ~300 leapfrog steps per draw); so does the additive form since
-#: spreads are zero-avoiding and 2-target surfaces unpooled (non-centred: R-hat 1.04 on
-#: tau_target[log_e_ref] on the real surface; centred with HalfNormal spreads: divergences).
-DEFAULT_CENTRED: dict[str, tuple[str, ...]] = {
-    "additive": ("log_e_ref", "log_beta"),
-    "effective_data": ("log_e_ref", "log_beta"),
-}
-#: Task-level parameters sampled centred, per form (measured on simulated surfaces: log k
-#: non-centred left R-hat 1.02 and ESS ~200 on mu_task[log_k] with 4 tasks).
-DEFAULT_TASK_CENTRED: dict[str, tuple[str, ...]] = {
-    "additive": (),
-    "effective_data": ("log_k", "log_gamma"),
-}
-_TASK_VARS = {"additive": ("gap_ratio", "alpha"), "effective_data": ("k", "gamma", "delta")}
 
 
-# --------------------------------------------------------------------------- graph
-def _population(priors: SurfacePriors, level: str, names: tuple[str, ...]) -> tuple[Any, Any]:
-    """Add the population mean ``mu_<level>`` and spread ``tau_<level>`` of the named parameters."""
-    import pymc as pm
-
-    mu = pm.Normal(
-        f"mu_{level}",
-        mu=np.array([priors.mu[k][0] for k in names]),
-        sigma=np.array([priors.mu[k][1] for k in names]),
-        dims=f"{level}_param",
-    )
-    # zero-avoiding LogNormal spreads (median scale / 2, 90 % in [0.19, 1.3] x scale): a
-    # handful of targets or tasks cannot tell a spread near 0 from a small one, and with
-    # centred members a HalfNormal or Gamma(2, .) spread left the funnel's neck at tau -> 0
-    # (1-4 divergences per fit on simulated surfaces, all at tau_task[log_gamma] < 0.03;
-    # R-hat 1.04 on tau_target[log_e_ref] on the real surface)
-    scale = np.array([priors.tau[k] for k in names])
-    tau = pm.LogNormal(
-        f"tau_{level}", mu=np.log(scale / 2.0), sigma=SPREAD_LOG_SD, dims=f"{level}_param"
-    )
-    return mu, tau
-
-
-def _unpooled(priors: SurfacePriors, level: str, names: tuple[str, ...]) -> Any:
-    """Independent ``<level>_param`` values with the pooled prior's marginal scale.
-
-    Used when a level has fewer than :data:`MIN_POOLED_LEVELS` members: a spread estimated
-    from one or two values is all prior, and its funnel is what made the sampler diverge.
-    Each value gets ``Normal(mu0, sqrt(s0^2 + tau0^2))``, the mean and variance of the pooled
-    prior marginalised over the population mean and spread.
-    """
-    import pymc as pm
-
-    mean = np.array([priors.mu[k][0] for k in names])
-    scale = np.sqrt(np.array([priors.mu[k][1] ** 2 + priors.tau[k] ** 2 for k in names]))
-    return pm.Normal(f"fixed_{level}", mu=mean, sigma=scale, dims=(level, f"{level}_param"))
-
-
-def build_surface_model(
-    data: SurfaceData,
-    form: str,
-    priors: SurfacePriors,
-    centred: tuple[str, ...] | None = None,
-) -> Any:
-    """Return the PyMC model of the surface (see the module docstring).
-
-    ``centred`` names the target-level parameters sampled centred (default
-    :data:`DEFAULT_CENTRED` of the form); the model is the same either way.
-    """
-    import pymc as pm
-    import pytensor.tensor as pt
-
-    check_form(form)
-    tp, kp = TARGET_PARAMS, TASK_PARAMS[form]
-    centred = DEFAULT_CENTRED[form] if centred is None else tuple(centred)
-    unknown = [c for c in centred if c not in tp]
-    if unknown:
-        raise BayesScalingError(f"centred: unknown target parameter(s) {unknown}; known: {tp}.")
-    coords = {
-        "target": data.targets,
-        "task": data.tasks,
-        "curve": data.curves,
-        "obs": np.arange(data.n_obs),
-        "target_param": list(tp),
-        "task_param": list(kp),
-    }
-    is_transfer = data.obs_task >= 0
-    task_idx = np.where(is_transfer, data.obs_task, 0)
-    n_ref = data.n_ref[task_idx]
-    # scratch rows: n replaced by n_ref (ratio 1) and the simulation term switched off, so no
-    # 0 ** gamma appears in the gradient
-    n_safe = np.where(is_transfer, data.obs_n, n_ref)
-    on = is_transfer.astype(float)
-    m_ref = data.m_ref[data.obs_target]
-    with pm.Model(coords=coords) as model:
-        if len(data.targets) >= MIN_POOLED_LEVELS:
-            mu_t, tau_t = _population(priors, "target", tp)
-            # Partial centring (DEFAULT_CENTRED): a parameter pinned by its target's scratch
-            # curve and all its transfer curves samples best centred, a weakly identified one
-            # (the floor fraction: scratch curves rarely plateau) non-centred.
-            cols = []
-            for j, name in enumerate(tp):
-                if name in centred:
-                    col = pm.Normal(f"{name}_target", mu=mu_t[j], sigma=tau_t[j], dims="target")
-                else:
-                    z = pm.Normal(f"z_{name}_target", 0.0, 1.0, dims="target")
-                    col = mu_t[j] + tau_t[j] * z
-                cols.append(col)
-            theta_cols = pt.stack(cols, axis=1)
-        else:
-            theta_cols = _unpooled(priors, "target", tp)
-        theta = pm.Deterministic("theta_target", theta_cols, dims=("target", "target_param"))
-        if len(data.tasks) >= MIN_POOLED_LEVELS:
-            mu_p, tau_p = _population(priors, "task", kp)
-            # the worth of the simulations (log k) is pinned by each task's curves: centred;
-            # the rest non-centred
-            phi_cols = []
-            for j, name in enumerate(kp):
-                if name in DEFAULT_TASK_CENTRED[form]:
-                    col = pm.Normal(f"{name}_task", mu=mu_p[j], sigma=tau_p[j], dims="task")
-                else:
-                    col = mu_p[j] + tau_p[j] * pm.Normal(f"z_{name}_task", 0.0, 1.0, dims="task")
-                phi_cols.append(col)
-            phi_raw = pt.stack(phi_cols, axis=1)
-        else:
-            phi_raw = _unpooled(priors, "task", kp)
-        phi = pm.Deterministic("phi_task", phi_raw, dims=("task", "task_param"))
-        mu_s = pm.Normal("mu_log_sigma", *priors.mu["log_sigma"])
-        tau_s = pm.HalfNormal("tau_log_sigma", priors.tau["log_sigma"])
-        z_s = pm.Normal("z_sigma", 0.0, 1.0, dims="curve")
-
-        target = constrained(form, {k: theta[:, j] for j, k in enumerate(tp)}, xp=pt)
-        task = constrained(form, {k: phi[:, j] for j, k in enumerate(kp)}, xp=pt)
-        shared = {name: pm.Normal(name, *priors.mu[name]) for name in SHARED_PARAMS[form]}
-        task.update(constrained(form, shared, xp=pt))
-        t_obs = {k: v[data.obs_target] for k, v in target.items()}
-        p_obs = {k: v if k == "delta" else v[task_idx] for k, v in task.items()}
-        if form == "additive":
-            n_term = np.where(is_transfer, data.obs_n, 0.0)
-            mean = surface_error(pt, form, n_term, data.obs_m, t_obs, p_obs, m_ref, n_ref)
-        else:
-            T = on * worth(pt, n_safe, data.obs_m, p_obs, m_ref, n_ref)
-            e_ref, floor, beta = t_obs["e_ref"], t_obs["floor"], t_obs["beta"]
-            mean = e_ref * (1.0 - floor) * ((data.obs_m + T) / m_ref) ** (-beta) + e_ref * floor
-        sigma = pt.exp(mu_s + tau_s * z_s)
-        pm.Normal(
-            "log_error",
-            mu=pt.log(mean),
-            sigma=sigma[data.obs_curve],
-            observed=data.obs_y,
-            dims="obs",
-        )
-    return model
-
-
-# --------------------------------------------------------------------------- posterior
-class SurfacePosterior:
-    """Posterior draws of a fitted surface and the quantities decisions need.
-
-    Every method returns arrays with the draws on the first axis. Errors are normalised
-    (divided by the target's standard deviation) unless ``scale="original"``.
-
-    Parameters
-    ----------
-    data : SurfaceData
-        The fitted table's index arrays.
-    form : str
-        Surface form.
-    target, task : dict of numpy.ndarray
-        Constrained parameters, arrays ``(draws, targets)`` and ``(draws, tasks)``.
-
-    """
-
-    def __init__(
-        self,
-        data: SurfaceData,
-        form: str,
-        target: Mapping[str, np.ndarray],
-        task: Mapping[str, np.ndarray],
-    ) -> None:
-        self.data = data
-        self.form = check_form(form)
-        self._target = {k: np.asarray(v, float) for k, v in target.items()}
-        self._task = {k: np.asarray(v, float) for k, v in task.items()}
-        self.n_draws = next(iter(self._target.values())).shape[0]
-
-    @classmethod
-    def from_physical(
-        cls,
-        data: SurfaceData,
-        form: str,
-        targets: Mapping[str, Mapping[str, Any]],
-        tasks: Mapping[str, Mapping[str, Any]],
-    ) -> SurfacePosterior:
-        """Build a posterior from parameters in the closed forms' own terms.
-
-        ``targets`` maps each property to ``E, beta, S``; ``tasks`` maps each task id to
-        ``C, alpha`` (additive) or ``k, gamma, delta`` with ``T = k n^gamma m^delta``
-        (effective_data). Values are scalars (one "draw": known parameters, e.g. to check a
-        decision against its closed form) or equal-length arrays of draws. Inverse of
-        :meth:`physical`.
-        """
-        check_form(form)
-
-        def arr(v: Any) -> np.ndarray:
-            return np.atleast_1d(np.asarray(v, float))
-
-        tgt: dict[str, list[np.ndarray]] = {"e_ref": [], "floor": [], "beta": []}
-        for t, name in enumerate(data.targets):
-            par = targets[name]
-            E, beta, S = arr(par["E"]), arr(par["beta"]), arr(par["S"])
-            e_ref = E * data.m_ref[t] ** (-beta) + S
-            tgt["e_ref"].append(e_ref)
-            tgt["floor"].append(S / e_ref)
-            tgt["beta"].append(beta)
-        tsk: dict[str, list[np.ndarray]] = {k: [] for k in _TASK_VARS[form]}
-        for p, name in enumerate(data.tasks):
-            par = tasks[name]
-            t = int(data.task_target[p])
-            S = arr(targets[data.targets[t]]["S"])
-            if form == "additive":
-                tsk["gap_ratio"].append(arr(par["C"]) / S)
-                tsk["alpha"].append(arr(par["alpha"]))
-            else:
-                gamma, delta = arr(par["gamma"]), arr(par["delta"])
-                m_ref, n_ref = data.m_ref[t], data.n_ref[p]
-                tsk["k"].append(arr(par["k"]) * n_ref**gamma * m_ref**delta / m_ref)
-                tsk["gamma"].append(gamma)
-                tsk["delta"].append(delta)
-
-        def stack(d: dict[str, list[np.ndarray]]) -> dict[str, np.ndarray]:
-            return {k: np.stack(np.broadcast_arrays(*v), axis=1) for k, v in d.items()}
-
-        return cls(data, form, stack(tgt), stack(tsk))
-
-    def thin(self, max_draws: int) -> SurfacePosterior:
-        """At most ``max_draws`` evenly spaced draws (self when there are not more)."""
-        if self.n_draws <= max_draws:
-            return self
-        keep = np.linspace(0, self.n_draws - 1, int(max_draws)).astype(int)
-        return SurfacePosterior(
-            self.data,
-            self.form,
-            {k: v[keep] for k, v in self._target.items()},
-            {k: v[keep] for k, v in self._task.items()},
-        )
-
-    # -------------------------------------------------------------- lookups
-    @property
-    def tasks(self) -> list[str]:
-        """Task ids."""
-        return list(self.data.tasks)
-
-    def _params(self, task: str) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], int]:
-        p = self.data.task_index(task)
-        t = int(self.data.task_target[p])
-        tgt = {k: v[:, t] for k, v in self._target.items()}
-        tsk = {k: v[:, p] for k, v in self._task.items()}
-        return tgt, tsk, p
-
-    def target_of(self, task: str) -> str:
-        """Return the target (property) of a task."""
-        return self.data.targets[int(self.data.task_target[self.data.task_index(task)])]
-
-    def scale_factor(self, task: str) -> float:
-        """``target_scale`` of the task's property (normalised → original units)."""
-        return float(self.data.target_scale[self.data.targets.index(self.target_of(task))])
-
-    def unit(self, task: str) -> str:
-        """Return the unit of the task's property ("" when normalised or unknown)."""
-        return self.data.units[self.data.targets.index(self.target_of(task))]
-
-    def current(self, task: str) -> tuple[float, float]:
-        """Return the largest observed ``(n, m)`` of a task (where plans start by default)."""
-        p = self.data.task_index(task)
-        keep = self.data.obs_task == p
-        return float(self.data.obs_n[keep].max()), float(self.data.obs_m[keep].max())
-
-    def physical(self, task: str) -> dict[str, np.ndarray]:
-        """Draws of the task's parameters in the closed forms' own terms.
-
-        ``E, beta, S`` (scratch: ``E m^-beta + S``) and ``C, alpha`` (additive) or
-        ``k, gamma, delta`` with ``T = k n^gamma m^delta`` (effective_data).
-        """
-        tgt, tsk, p = self._params(task)
-        t = int(self.data.task_target[p])
-        m_ref, n_ref = self.data.m_ref[t], self.data.n_ref[p]
-        out = {
-            "E": tgt["e_ref"] * (1 - tgt["floor"]) * m_ref ** tgt["beta"],
-            "beta": tgt["beta"],
-            "S": tgt["e_ref"] * tgt["floor"],
-        }
-        if self.form == "additive":
-            out["C"] = out["S"] * tsk["gap_ratio"]
-            out["alpha"] = tsk["alpha"]
-        else:
-            out["k"] = tsk["k"] * m_ref * n_ref ** -tsk["gamma"] * m_ref ** -tsk["delta"]
-            out["gamma"] = tsk["gamma"]
-            out["delta"] = tsk["delta"]
-        return out
-
-    # -------------------------------------------------------------- the surface
-    def error(self, task: str, n: Any, m: Any, *, scale: Scale = "normalised") -> np.ndarray:
-        """Return the expected error at ``(n, m)`` (broadcast), shape ``(draws, *shape)``.
-
-        ``n = 0`` is the task's scratch curve (no simulations).
-        """
-        tgt, tsk, p = self._params(task)
-        n_arr, m_arr = np.broadcast_arrays(np.asarray(n, float), np.asarray(m, float))
-        if (n_arr < 0).any() or (m_arr <= 0).any():
-            raise BayesScalingError("The surface needs n >= 0 and m > 0.")
-        t = int(self.data.task_target[p])
-        shape = (-1,) + (1,) * n_arr.ndim
-        tg = {k: v.reshape(shape) for k, v in tgt.items()}
-        ts = {k: v.reshape(shape) for k, v in tsk.items()}
-        out = surface_error(
-            np, self.form, n_arr[None], m_arr[None], tg, ts, self.data.m_ref[t], self.data.n_ref[p]
-        )
-        if scale == "original":
-            out = out * self.scale_factor(task)
-        elif scale != "normalised":
-            raise BayesScalingError(f"scale must be 'normalised' or 'original', got {scale!r}.")
-        return out
-
-    def floor(self, task: str, m: Any) -> np.ndarray:
-        """Error at ``n → ∞`` for experimental size ``m`` (the transfer gap at that m)."""
-        tgt, tsk, p = self._params(task)
-        t = int(self.data.task_target[p])
-        m_arr = np.asarray(m, float)[None]
-        shape = (-1,) + (1,) * (m_arr.ndim - 1)
-        e_ref, fl, beta = (tgt[k].reshape(shape) for k in ("e_ref", "floor", "beta"))
-        scratch = e_ref * (1 - fl) * (m_arr / self.data.m_ref[t]) ** (-beta)
-        if self.form == "additive":
-            return scratch + e_ref * fl * tsk["gap_ratio"].reshape(shape)
-        return e_ref * fl + 0.0 * scratch
-
-    # -------------------------------------------------------------- solvers
-    def solve_m(
-        self, task: str, n: float, target: np.ndarray, *, m_max: float = 1e12
-    ) -> np.ndarray:
-        """Per draw, the experimental size m at which ``error(n, m) = target`` (inf if none).
-
-        ``target`` is a scalar or one value per draw (normalised). Bisection on log m over
-        ``[1e-6, m_max]``; the error falls with m in both forms.
-        """
-        return self._bisect(lambda m: self.error_per_draw(task, n, m), target, m_max)
-
-    def solve_n(
-        self, task: str, m: float, target: np.ndarray, *, n_max: float = 1e15
-    ) -> np.ndarray:
-        """Per draw, the simulation size n at which ``error(n, m) = target``.
-
-        0 where the scratch error at ``m`` already meets ``target``; inf where no n does. For
-        the additive form with ``C_p > S_t`` (simulations raise the floor) more n never helps.
-        """
-        return self._bisect(lambda n: self.error_per_draw(task, n, m), target, n_max, lo=0.0)
-
-    def error_per_draw(self, task: str, n: Any, m: Any) -> np.ndarray:
-        """Normalised error of draw d at ``(n[d], m[d])`` (arrays of shape ``(draws,)``)."""
-        tgt, tsk, p = self._params(task)
-        t = int(self.data.task_target[p])
-        return surface_error(
-            np, self.form, np.asarray(n, float), np.asarray(m, float), tgt, tsk,
-            self.data.m_ref[t], self.data.n_ref[p],
-        )  # fmt: skip
-
-    def _bisect(
-        self, f: Any, target: Any, hi: float, lo: float = 1e-6, iters: int = 90
-    ) -> np.ndarray:
-        target = np.broadcast_to(np.asarray(target, float), (self.n_draws,))
-        lo_v = np.full(self.n_draws, lo)
-        hi_v = np.full(self.n_draws, hi)
-        f_lo, f_hi = f(lo_v), f(hi_v)
-        done_at_lo = f_lo <= target
-        unreachable = f_hi > target
-        # bisection on log(x + 1) so that lo = 0 works and large ranges converge
-        a, b = np.log1p(lo_v), np.log1p(hi_v)
-        for _ in range(iters):
-            mid = 0.5 * (a + b)
-            below = f(np.expm1(mid)) <= target
-            b = np.where(below, mid, b)
-            a = np.where(below, a, mid)
-        out = np.expm1(b)
-        out = np.where(done_at_lo, lo_v, out)
-        return np.where(unreachable & ~done_at_lo, np.inf, out)
-
-    # -------------------------------------------------------------- exchange
-    def extra_experiments(self, task: str, n: float, m: float, dn: float) -> np.ndarray:
-        """Per draw, Δm with ``error(n, m + Δm) = error(n + Δn, m)`` (inf: never)."""
-        goal = self.error_per_draw(task, np.full(self.n_draws, n + dn), np.full(self.n_draws, m))
-        return self.solve_m(task, n, goal) - m
-
-    def equivalent_scratch_experiments(self, task: str, n: float, m: float) -> np.ndarray:
-        """Per draw, m_eq: experiments a from-scratch model needs to match transfer at (n, m)."""
-        goal = self.error_per_draw(task, np.full(self.n_draws, n), np.full(self.n_draws, m))
-        return self.solve_m(task, 0.0, goal)
-
-    def marginal_rate(self, task: str, n: float, m: float, rel: float = 1e-4) -> np.ndarray:
-        """Per draw, simulations worth one experiment at the margin: (∂e/∂m) / (∂e/∂n)."""
-        ones = np.ones(self.n_draws)
-        de_dm = (
-            self.error_per_draw(task, n * ones, m * (1 + rel) * ones)
-            - self.error_per_draw(task, n * ones, m * (1 - rel) * ones)
-        ) / (2 * rel * m)
-        h = max(n, 1.0) * rel
-        de_dn = (
-            self.error_per_draw(task, (n + h) * ones, m * ones)
-            - self.error_per_draw(task, max(n - h, 0.0) * ones, m * ones)
-        ) / (n + h - max(n - h, 0.0))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(de_dn < 0, de_dm / de_dn, np.inf)
-
-
-# --------------------------------------------------------------------------- estimator
 class SurfaceModel(FittedState):
     """Hierarchical Bayesian model of error(n, m) across tasks (scikit-learn style).
 
@@ -622,7 +243,7 @@ class SurfaceModel(FittedState):
         self.data_ = data
         self.model_ = model
         self.idata_ = self._assemble(trace, data)
-        self.idata_.attrs.update(self._attrs(data, seed))
+        self.idata_.attrs.update(surface_root_attrs(self, data, seed))
         self.convergence_ = self._report()
         if self.check_convergence:
             self.convergence_.warn(stacklevel=2)
@@ -706,19 +327,6 @@ class SurfaceModel(FittedState):
             }
         )
 
-    def _attrs(self, data: SurfaceData, seed: int) -> dict[str, Any]:
-        from bayes_scaling import __version__
-        from bayes_scaling.curves import curves_hash
-
-        return {
-            "bayes_scaling_model": SURFACE_KIND,
-            "bayes_scaling_schema_version": SURFACE_SCHEMA_VERSION,
-            "bayes_scaling_version": __version__,
-            "config": json.dumps(self.get_params(), sort_keys=True),
-            "data_hash": curves_hash(data.table),
-            "random_seed_used": int(seed),
-        }
-
     # ------------------------------------------------------------------ fitted state
     @property
     def tasks_(self) -> list[str]:
@@ -780,37 +388,12 @@ class SurfaceModel(FittedState):
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the fit as one netCDF file (atomic; never pickle)."""
-        from bayes_scaling.models.persistence import write_datatree
-
-        self._check_fitted()
-        return write_datatree(self.idata_, path)
+        return save_surface(self, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> SurfaceModel:
         """Read a file written by :meth:`save`; :class:`ModelFileError` if it is not one."""
-        from bayes_scaling.curves import curves_hash
-        from bayes_scaling.models.persistence import dataset_to_table, open_checked
-
-        path = Path(path)
-        dt = open_checked(path, kind=SURFACE_KIND, version=SURFACE_SCHEMA_VERSION, what="surface")
-        attrs = dt.attrs
-        try:
-            model = cls(**json.loads(attrs["config"]))
-            check_form(model.form)
-            table = dataset_to_table(dt["curves"].to_dataset())
-            data = prepare_surface(table, metric=model.metric)
-        except Exception as exc:  # noqa: BLE001 - anything wrong inside means a bad file
-            raise ModelFileError(f"{path} holds an invalid surface fit: {exc}") from exc
-        if curves_hash(data.table) != str(attrs.get("data_hash")):
-            raise ModelFileError(
-                f"{path}: the stored training table does not match its data hash; the file was "
-                "modified or is corrupt."
-            )
-        model.data_ = data
-        model.model_ = None
-        model.idata_ = dt
-        model.convergence_ = model._report()
-        return model
+        return load_surface(path, cls)
 
 
 def surface_loos(models: Mapping[str, SurfaceModel]) -> dict[str, Any]:

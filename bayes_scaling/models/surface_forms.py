@@ -74,7 +74,8 @@ class SurfacePriors:
 
     ``mu_*`` are Normal priors on the population mean of an unconstrained parameter,
     ``tau_*`` scales of its spread across targets (HalfNormal scale) and tasks (the median
-    of a zero-avoiding LogNormal is half of it; :func:`bayes_scaling.models.surface._population`).
+    of a zero-avoiding LogNormal is half of it;
+    :func:`bayes_scaling.models.surface_graph._population`).
 
     Scratch part (per target): ``log_e_ref`` (scratch error at the reference size; centred
     on 0.3 target sds), ``logit_floor`` (fraction of it that is the floor S; centred on 1/2),

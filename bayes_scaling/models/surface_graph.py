@@ -1,0 +1,190 @@
+"""The PyMC graph of the joint error-surface model: :func:`build_surface_model`.
+
+Model (rows ``i`` of a surface table, see :mod:`bayes_scaling.models.surface_data`)::
+
+    log e_i ~ Normal(log mu(n_i, m_i; target_t(i), task_p(i)), sigma_c(i))
+    theta_t = mu_target + tau_target * z_t          # scratch part, per target (property)
+    phi_p   = mu_task + tau_task * z_p              # form's task part, per source database
+    log sigma_c = mu_log_sigma + tau_log_sigma * z_c   # per curve (task x m level, scratch)
+
+with the forms of :mod:`bayes_scaling.models.surface_forms` (``additive`` and
+``effective_data``, both equal to the scratch curve at n = 0). All hierarchies are
+non-centred except the parameters named in :data:`DEFAULT_CENTRED` and
+:data:`DEFAULT_TASK_CENTRED`; levels with fewer than :data:`MIN_POOLED_LEVELS` members are
+unpooled. The estimator that samples this graph is
+:class:`~bayes_scaling.models.surface.SurfaceModel`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from bayes_scaling.exceptions import BayesScalingError
+from bayes_scaling.models.surface_data import SurfaceData
+from bayes_scaling.models.surface_forms import (
+    SHARED_PARAMS,
+    TARGET_PARAMS,
+    TASK_PARAMS,
+    SurfacePriors,
+    check_form,
+    constrained,
+    surface_error,
+    worth,
+)
+
+#: Log-scale sd of the spreads' LogNormal prior (see :func:`_population`).
+SPREAD_LOG_SD: float = 0.6
+#: Fewest members (targets, tasks) for which a level gets a population mean and spread;
+#: fewer get independent values with the population prior's marginal scale (`_unpooled`).
+MIN_POOLED_LEVELS: int = 3
+#: Target-level parameters sampled centred, per form (the others non-centred); measured on
+#: the real surface and simulated ones: the effective-data form needs e_ref and beta centred
+#: (non-centred: R-hat 1.2, ~300 leapfrog steps per draw); so does the additive form since
+#: spreads are zero-avoiding and 2-target surfaces unpooled (non-centred: R-hat 1.04 on
+#: tau_target[log_e_ref] on the real surface; centred with HalfNormal spreads: divergences).
+DEFAULT_CENTRED: dict[str, tuple[str, ...]] = {
+    "additive": ("log_e_ref", "log_beta"),
+    "effective_data": ("log_e_ref", "log_beta"),
+}
+#: Task-level parameters sampled centred, per form (measured on simulated surfaces: log k
+#: non-centred left R-hat 1.02 and ESS ~200 on mu_task[log_k] with 4 tasks).
+DEFAULT_TASK_CENTRED: dict[str, tuple[str, ...]] = {
+    "additive": (),
+    "effective_data": ("log_k", "log_gamma"),
+}
+
+
+def _population(priors: SurfacePriors, level: str, names: tuple[str, ...]) -> tuple[Any, Any]:
+    """Add the population mean ``mu_<level>`` and spread ``tau_<level>`` of the named parameters."""
+    import pymc as pm
+
+    mu = pm.Normal(
+        f"mu_{level}",
+        mu=np.array([priors.mu[k][0] for k in names]),
+        sigma=np.array([priors.mu[k][1] for k in names]),
+        dims=f"{level}_param",
+    )
+    # zero-avoiding LogNormal spreads (median scale / 2, 90 % in [0.19, 1.3] x scale): a
+    # handful of targets or tasks cannot tell a spread near 0 from a small one, and with
+    # centred members a HalfNormal or Gamma(2, .) spread left the funnel's neck at tau -> 0
+    # (1-4 divergences per fit on simulated surfaces, all at tau_task[log_gamma] < 0.03;
+    # R-hat 1.04 on tau_target[log_e_ref] on the real surface)
+    scale = np.array([priors.tau[k] for k in names])
+    tau = pm.LogNormal(
+        f"tau_{level}", mu=np.log(scale / 2.0), sigma=SPREAD_LOG_SD, dims=f"{level}_param"
+    )
+    return mu, tau
+
+
+def _unpooled(priors: SurfacePriors, level: str, names: tuple[str, ...]) -> Any:
+    """Independent ``<level>_param`` values with the pooled prior's marginal scale.
+
+    Used when a level has fewer than :data:`MIN_POOLED_LEVELS` members: a spread estimated
+    from one or two values is all prior, and its funnel is what made the sampler diverge.
+    Each value gets ``Normal(mu0, sqrt(s0^2 + tau0^2))``, the mean and variance of the pooled
+    prior marginalised over the population mean and spread.
+    """
+    import pymc as pm
+
+    mean = np.array([priors.mu[k][0] for k in names])
+    scale = np.sqrt(np.array([priors.mu[k][1] ** 2 + priors.tau[k] ** 2 for k in names]))
+    return pm.Normal(f"fixed_{level}", mu=mean, sigma=scale, dims=(level, f"{level}_param"))
+
+
+def build_surface_model(
+    data: SurfaceData,
+    form: str,
+    priors: SurfacePriors,
+    centred: tuple[str, ...] | None = None,
+) -> Any:
+    """Return the PyMC model of the surface (see the module docstring).
+
+    ``centred`` names the target-level parameters sampled centred (default
+    :data:`DEFAULT_CENTRED` of the form); the model is the same either way.
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    check_form(form)
+    tp, kp = TARGET_PARAMS, TASK_PARAMS[form]
+    centred = DEFAULT_CENTRED[form] if centred is None else tuple(centred)
+    unknown = [c for c in centred if c not in tp]
+    if unknown:
+        raise BayesScalingError(f"centred: unknown target parameter(s) {unknown}; known: {tp}.")
+    coords = {
+        "target": data.targets,
+        "task": data.tasks,
+        "curve": data.curves,
+        "obs": np.arange(data.n_obs),
+        "target_param": list(tp),
+        "task_param": list(kp),
+    }
+    is_transfer = data.obs_task >= 0
+    task_idx = np.where(is_transfer, data.obs_task, 0)
+    n_ref = data.n_ref[task_idx]
+    # scratch rows: n replaced by n_ref (ratio 1) and the simulation term switched off, so no
+    # 0 ** gamma appears in the gradient
+    n_safe = np.where(is_transfer, data.obs_n, n_ref)
+    on = is_transfer.astype(float)
+    m_ref = data.m_ref[data.obs_target]
+    with pm.Model(coords=coords) as model:
+        if len(data.targets) >= MIN_POOLED_LEVELS:
+            mu_t, tau_t = _population(priors, "target", tp)
+            # Partial centring (DEFAULT_CENTRED): a parameter pinned by its target's scratch
+            # curve and all its transfer curves samples best centred, a weakly identified one
+            # (the floor fraction: scratch curves rarely plateau) non-centred.
+            cols = []
+            for j, name in enumerate(tp):
+                if name in centred:
+                    col = pm.Normal(f"{name}_target", mu=mu_t[j], sigma=tau_t[j], dims="target")
+                else:
+                    z = pm.Normal(f"z_{name}_target", 0.0, 1.0, dims="target")
+                    col = mu_t[j] + tau_t[j] * z
+                cols.append(col)
+            theta_cols = pt.stack(cols, axis=1)
+        else:
+            theta_cols = _unpooled(priors, "target", tp)
+        theta = pm.Deterministic("theta_target", theta_cols, dims=("target", "target_param"))
+        if len(data.tasks) >= MIN_POOLED_LEVELS:
+            mu_p, tau_p = _population(priors, "task", kp)
+            # the worth of the simulations (log k) is pinned by each task's curves: centred;
+            # the rest non-centred
+            phi_cols = []
+            for j, name in enumerate(kp):
+                if name in DEFAULT_TASK_CENTRED[form]:
+                    col = pm.Normal(f"{name}_task", mu=mu_p[j], sigma=tau_p[j], dims="task")
+                else:
+                    col = mu_p[j] + tau_p[j] * pm.Normal(f"z_{name}_task", 0.0, 1.0, dims="task")
+                phi_cols.append(col)
+            phi_raw = pt.stack(phi_cols, axis=1)
+        else:
+            phi_raw = _unpooled(priors, "task", kp)
+        phi = pm.Deterministic("phi_task", phi_raw, dims=("task", "task_param"))
+        mu_s = pm.Normal("mu_log_sigma", *priors.mu["log_sigma"])
+        tau_s = pm.HalfNormal("tau_log_sigma", priors.tau["log_sigma"])
+        z_s = pm.Normal("z_sigma", 0.0, 1.0, dims="curve")
+
+        target = constrained(form, {k: theta[:, j] for j, k in enumerate(tp)}, xp=pt)
+        task = constrained(form, {k: phi[:, j] for j, k in enumerate(kp)}, xp=pt)
+        shared = {name: pm.Normal(name, *priors.mu[name]) for name in SHARED_PARAMS[form]}
+        task.update(constrained(form, shared, xp=pt))
+        t_obs = {k: v[data.obs_target] for k, v in target.items()}
+        p_obs = {k: v if k == "delta" else v[task_idx] for k, v in task.items()}
+        if form == "additive":
+            n_term = np.where(is_transfer, data.obs_n, 0.0)
+            mean = surface_error(pt, form, n_term, data.obs_m, t_obs, p_obs, m_ref, n_ref)
+        else:
+            T = on * worth(pt, n_safe, data.obs_m, p_obs, m_ref, n_ref)
+            e_ref, floor, beta = t_obs["e_ref"], t_obs["floor"], t_obs["beta"]
+            mean = e_ref * (1.0 - floor) * ((data.obs_m + T) / m_ref) ** (-beta) + e_ref * floor
+        sigma = pt.exp(mu_s + tau_s * z_s)
+        pm.Normal(
+            "log_error",
+            mu=pt.log(mean),
+            sigma=sigma[data.obs_curve],
+            observed=data.obs_y,
+            dims="obs",
+        )
+    return model
