@@ -3,23 +3,27 @@
 This module holds the *decision logic* of the report's summary; rendering lives in
 :mod:`bayes_scaling.reporting`. It provides
 
-- readable names of tasks (``"Band gap · Materials Project → experiment"``) built from the
-  curve metadata (:func:`readable_names`, :func:`task_name`);
-- the targets the summary is about: parsed from ``PROPERTY=VALUE`` options
-  (:func:`parse_targets`) or the documented default rule, :data:`DEFAULT_TARGET_FRACTION`
-  of today's error (:func:`resolve_targets`), each with the rule that produced it;
 - the recommendation rule (:func:`recommend`), a small pure function of posterior
   probabilities;
 - :func:`summarise_tasks`, which reads the decisions the pipeline computed (sample size to
   the target, value of the next doubling, equivalent sample size, and the surface's
   cheapest plans) and returns one :class:`TaskSummary` per task, at the experimental size m
   the decision is about (the largest m measured for the task: today's experiments).
+
+It is also the entry point that re-exports the summary's other parts:
+
+- :mod:`bayes_scaling.naming` -- readable names of tasks (``"Band gap · Materials Project →
+  experiment"``) built from the curve metadata (:func:`readable_names`, :func:`task_name`),
+  and the curve each row is about (:func:`decision_curves`);
+- :mod:`bayes_scaling.targets` -- the targets the summary is about: parsed from
+  ``PROPERTY=VALUE`` options (:func:`parse_targets`) or the documented default rule,
+  :data:`DEFAULT_TARGET_FRACTION` of today's error (:func:`resolve_targets`), each with the
+  rule that produced it.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -35,35 +39,57 @@ from bayes_scaling.decisions import (
     format_probability,
     summarise,
 )
-from bayes_scaling.exceptions import BayesScalingError, UnknownNameError
 from bayes_scaling.models.posterior import CurvePosterior
+from bayes_scaling.naming import (
+    DATABASE_NAMES,
+    PROPERTY_NAMES,
+    _text,
+    decision_curves,
+    experimental_sizes,
+    m_words,
+    readable_database,
+    readable_names,
+    readable_property,
+    task_name,
+)
+from bayes_scaling.targets import (
+    DEFAULT_TARGET_FRACTION,
+    TargetChoice,
+    parse_targets,
+    resolve_targets,
+    today_error,
+)
 
-#: Default target: this fraction of today's error (posterior median at the largest n).
-DEFAULT_TARGET_FRACTION: Final[float] = 0.9
+__all__ = [
+    "ACTION_WORDS",
+    "DATABASE_NAMES",
+    "DEFAULT_TARGET_FRACTION",
+    "PLATEAU_GAIN",
+    "PROPERTY_NAMES",
+    "SUMMARY_INTERVAL",
+    "Action",
+    "Interval",
+    "Recommendation",
+    "TargetChoice",
+    "TaskSummary",
+    "decision_curves",
+    "experimental_sizes",
+    "m_words",
+    "parse_targets",
+    "readable_database",
+    "readable_names",
+    "readable_property",
+    "recommend",
+    "resolve_targets",
+    "summarise_tasks",
+    "surface_task_of",
+    "task_name",
+    "today_error",
+]
+
 #: A doubling of n that lowers the error by less than this share of today's error means
 #: the curve is at its plateau.
 PLATEAU_GAIN: Final[float] = 0.01
-
-#: Readable property names (others: underscores to spaces, first letter capitalised).
-PROPERTY_NAMES: Final[dict[str, str]] = {
-    "bandgap": "Band gap",
-    "band_gap": "Band gap",
-    "density": "Density",
-    "tg": "Glass transition temperature",
-    "chi": "Flory–Huggins χ",
-}
-#: Readable database names (others: underscores to spaces).
-DATABASE_NAMES: Final[dict[str, str]] = {
-    "materials_project": "Materials Project",
-    "mp": "Materials Project",
-    "aflow": "AFLOW",
-    "oqmd": "OQMD",
-    "radonpy": "RadonPy",
-    "mafa_md": "MAFA MD",
-    "md_tg": "MD (MAFA, HT, LT)",
-    "cosmo_rs": "COSMO-RS",
-    "pubchem": "PubChem",
-}
 
 Action = Literal["target_met", "experiments", "plateau", "simulate", "undecided"]
 #: The words of each recommendation (shown in the summary table).
@@ -74,277 +100,6 @@ ACTION_WORDS: Final[dict[str, str]] = {
     "simulate": "produce more simulations",
     "undecided": "undecided: simulations may not reach the target",
 }
-
-
-# ====================================================================== names
-def _text(value: object) -> str | None:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def readable_property(name: object) -> str:
-    """``"bandgap" -> "Band gap"``; unknown names: underscores to spaces, capitalised."""
-    text = _text(name) or "error"
-    if text.lower() in PROPERTY_NAMES:
-        return PROPERTY_NAMES[text.lower()]
-    text = text.replace("_", " ")
-    return text[:1].upper() + text[1:]
-
-
-def readable_database(name: object) -> str:
-    """``"materials_project" -> "Materials Project"``; unknown names: underscores to spaces."""
-    text = _text(name) or "source"
-    return DATABASE_NAMES.get(text.lower(), text.replace("_", " "))
-
-
-def task_name(row: Mapping[str, object] | pd.Series) -> str:
-    """Readable name of a curve's task from its metadata row.
-
-    Transfer: ``"Band gap · Materials Project → experiment"`` (a strategy other than
-    ``finetune`` is appended in brackets); scratch: ``"Band gap · experiments only"``.
-    """
-    prop = readable_property(row.get("property"))
-    if _text(row.get("kind")) == "scratch":
-        return f"{prop} · experiments only (no simulations)"
-    db = _text(row.get("database"))
-    name = f"{prop} · {readable_database(db)} → experiment" if db and db != "none" else prop
-    strategy = _text(row.get("strategy"))
-    if strategy and strategy not in ("finetune", "scratch"):
-        name += f" ({strategy.replace('_', ' ')})"
-    return name
-
-
-def experimental_sizes(
-    posterior: CurvePosterior, curves_table: pd.DataFrame | None = None
-) -> dict[str, float | None]:
-    """Experimental training size m of every curve (None where unknown).
-
-    The curve metadata's ``m`` where set; for a full-split curve (no ``m``) the median
-    ``n_train`` of its rows in ``curves_table``; scratch curves: None (their n *is* m).
-    """
-    from bayes_scaling.curves import curve_ids
-
-    meta = posterior.curves
-    n_train: dict[str, float] = {}
-    if curves_table is not None and "n_train" in curves_table and len(curves_table):
-        try:
-            ids = curve_ids(curves_table)
-        except (KeyError, ValueError):  # pragma: no cover - a table without key columns
-            ids = None
-        if ids is not None:
-            values = pd.to_numeric(curves_table["n_train"], errors="coerce")
-            n_train = values.groupby(ids.values).median().dropna().to_dict()
-    out: dict[str, float | None] = {}
-    for c in posterior.curve_ids:
-        if "kind" in meta and meta.loc[c, "kind"] == "scratch":
-            out[c] = None
-            continue
-        m = (
-            pd.to_numeric(pd.Series([meta.loc[c, "m"]]), errors="coerce").iloc[0]
-            if ("m" in meta)
-            else np.nan
-        )
-        if pd.notna(m):
-            out[c] = float(m)
-        elif c in n_train:
-            out[c] = float(n_train[c])
-        else:
-            out[c] = None
-    return out
-
-
-def _task_key(meta: pd.DataFrame, curve: str) -> tuple[str, ...]:
-    """Key of a curve's task: its metadata key columns other than ``m``."""
-    cols = [c for c in ("pair", "property", "database", "kind", "strategy", "metric") if c in meta]
-    return tuple(str(meta.loc[curve, c]) for c in cols)
-
-
-def readable_names(
-    posterior: CurvePosterior, curves_table: pd.DataFrame | None = None
-) -> dict[str, str]:
-    """Readable, unique name of every curve.
-
-    :func:`task_name`, plus the metric where the posterior holds several, plus
-    ``"at m = …"`` where a task was measured at several experimental sizes, plus the curve
-    id as a last resort where names still collide.
-    """
-    meta = posterior.curves
-    names = {c: task_name(meta.loc[c]) for c in posterior.curve_ids}
-    if "metric" in meta and meta["metric"].nunique() > 1:
-        names = {c: f"{n} ({str(meta.loc[c, 'metric']).upper()})" for c, n in names.items()}
-    sizes = experimental_sizes(posterior, curves_table)
-    by_task: dict[tuple[str, ...], list[str]] = {}
-    for c in posterior.curve_ids:
-        by_task.setdefault(_task_key(meta, c), []).append(c)
-    for members in by_task.values():
-        if len(members) > 1:
-            for c in members:
-                names[c] += f", {m_words(sizes[c])}"
-    counts = pd.Series(list(names.values())).value_counts()
-    return {c: (f"{n} [{c}]" if counts[n] > 1 else n) for c, n in names.items()}
-
-
-def m_words(m: float | None) -> str:
-    """``"at m = 3,680 experiments"`` (or ``"at the full experimental split"``)."""
-    if m is None or not math.isfinite(m):
-        return "at the full experimental split"
-    return f"at m = {format_number(m, sig=4)} experiments"
-
-
-def decision_curves(
-    posterior: CurvePosterior, curves_table: pd.DataFrame | None = None
-) -> list[str]:
-    """Return the transfer curve each summary row is about: per task, the one at the largest m.
-
-    A task is a transfer curve's metadata without ``m``; its decision is about today's
-    experimental size, the largest m measured (a full-split curve counts as the largest).
-    Order: as in the posterior.
-    """
-    meta = posterior.curves
-    transfer = [
-        c for c in posterior.curve_ids if "kind" not in meta or meta.loc[c, "kind"] != "scratch"
-    ]
-    sizes = experimental_sizes(posterior, curves_table)
-    full = "m" in meta
-    best: dict[tuple[str, ...], str] = {}
-    for c in transfer:
-        key = _task_key(meta, c)
-
-        def rank(curve: str) -> float:
-            is_full = full and pd.isna(meta.loc[curve, "m"])
-            return math.inf if is_full or sizes[curve] is None else float(sizes[curve])
-
-        if key not in best or rank(c) > rank(best[key]):
-            best[key] = c
-    chosen = set(best.values())
-    return [c for c in transfer if c in chosen]
-
-
-# ====================================================================== targets
-@dataclass(frozen=True)
-class TargetChoice:
-    """A target error with the rule that produced it.
-
-    Attributes
-    ----------
-    value : float
-        Target error (original units).
-    rule : str
-        How it was chosen, printed next to it: ``"set with --target"`` or the default rule
-        as a formula of today's error (shown beside it), e.g. ``"default: today − 10 %"``.
-    user : bool
-        Whether the user set it.
-
-    """
-
-    value: float
-    rule: str
-    user: bool = False
-
-
-_TARGET_RE = re.compile(r"^\s*([^=\s][^=]*?)\s*=\s*(\S+)\s*$")
-
-
-def parse_targets(items: Sequence[str] | None) -> dict[str, float]:
-    """Parse ``PROPERTY=VALUE`` options (``--target``) into ``{property: value}``.
-
-    Raises
-    ------
-    BayesScalingError
-        A malformed item, a value that is not a finite number > 0, or a property given
-        twice with different values.
-
-    Examples
-    --------
-    >>> parse_targets(["bandgap=0.4", "density = 0.05"])
-    {'bandgap': 0.4, 'density': 0.05}
-
-    """
-    out: dict[str, float] = {}
-    for item in items or ():
-        match = _TARGET_RE.match(str(item))
-        if not match:
-            raise BayesScalingError(
-                f"--target must look like PROPERTY=VALUE (e.g. bandgap=0.4), got {item!r}."
-            )
-        prop, raw = match.groups()
-        try:
-            value = float(raw)
-        except ValueError:
-            raise BayesScalingError(
-                f"--target {item!r}: {raw!r} is not a number (want PROPERTY=VALUE)."
-            ) from None
-        if not (math.isfinite(value) and value > 0):
-            raise BayesScalingError(
-                f"--target {item!r}: the target error must be a finite number > 0."
-            )
-        if prop in out and out[prop] != value:
-            raise BayesScalingError(f"--target gives property {prop!r} twice.")
-        out[prop] = value
-    return out
-
-
-def today_error(posterior: CurvePosterior, curve: str) -> float:
-    """Posterior-median error at the largest observed n (original units)."""
-    n_max = float(posterior.curves.loc[curve, "n_max"])
-    return float(np.median(posterior.expected_error(n_max, curve, scale="original")))
-
-
-def resolve_targets(
-    posterior: CurvePosterior,
-    user: Mapping[str, float] | None = None,
-    *,
-    curves: Sequence[str] | None = None,
-    fraction: float = DEFAULT_TARGET_FRACTION,
-) -> dict[str, TargetChoice]:
-    """Target of every transfer curve: the user's for its property, else the default rule.
-
-    Parameters
-    ----------
-    posterior : CurvePosterior
-        Posterior draws.
-    user : mapping of str to float, optional
-        Target per property (original units, > 0), e.g. from :func:`parse_targets`.
-    curves : sequence of str, optional
-        Curves to resolve; default every transfer curve.
-    fraction : float, default :data:`DEFAULT_TARGET_FRACTION`
-        Default rule: ``fraction`` × today's error (posterior median at the largest n).
-
-    Raises
-    ------
-    UnknownNameError
-        A user target names a property the posterior does not hold.
-    BayesScalingError
-        A user target that is not a finite number > 0.
-
-    """
-    meta = posterior.curves
-    user = dict(user or {})
-    props = sorted(str(p) for p in meta["property"].unique()) if "property" in meta else []
-    unknown = sorted(p for p in user if p not in props)
-    if unknown:
-        raise UnknownNameError(
-            f"--target names unknown property(ies) {unknown}; known: {', '.join(props) or 'none'}."
-        )
-    for p, v in user.items():
-        if not (isinstance(v, int | float) and math.isfinite(v) and v > 0):
-            raise BayesScalingError(f"Target for {p!r} must be a finite number > 0, got {v!r}.")
-    if curves is None:
-        curves = [
-            c for c in posterior.curve_ids if "kind" not in meta or meta.loc[c, "kind"] != "scratch"
-        ]
-    pct = format_number(100 * (1 - fraction), sig=3)
-    out: dict[str, TargetChoice] = {}
-    for c in curves:
-        prop = str(meta.loc[c, "property"]) if "property" in meta else None
-        if prop is not None and prop in user:
-            out[c] = TargetChoice(float(user[prop]), "set with --target", user=True)
-        else:
-            rule = f"default: today\u00a0−\u00a0{pct}\u00a0%"  # no-break spaces: one line
-            out[c] = TargetChoice(fraction * today_error(posterior, c), rule)
-    return out
 
 
 def _unit(unit: str | None) -> str:
