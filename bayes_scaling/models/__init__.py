@@ -35,9 +35,10 @@ persistence
     netCDF save/load and the file's root attributes.
 comparison
     LOO comparison of laws, :func:`transfer_gap_evidence`.
-surface, surface_data, surface_forms
+surface, surface_data, surface_forms, surface_graph, surface_posterior, surface_persistence
     The joint (n, m) error-surface model :class:`SurfaceModel` (simulations vs
-    experiments), its table preparation and its two forms with :class:`SurfacePriors`.
+    experiments), its table preparation, its two forms with :class:`SurfacePriors`, its
+    PyMC graph, :class:`SurfacePosterior` and its netCDF files.
 """
 
 from __future__ import annotations
