@@ -24,7 +24,6 @@ from bayes_scaling.harness import (
     prepare_pair,
     run_harness,
     run_pretrain_job,
-    runner,
     select_strategy,
 )
 from bayes_scaling.harness.runner import _pretrain_arrays
@@ -119,13 +118,15 @@ def test_subsets_nested_in_n_and_m_and_shared_with_scratch(prep, monkeypatch):
         sub = [set(order[:n]) for n in prep.n_grid]
         assert sub[0] < sub[1] < sub[2], s
     seen: list[tuple[int, np.ndarray, np.ndarray]] = []
-    original = runner._adapt_predict
+    from bayes_scaling.harness import scarce
+
+    original = scarce._adapt_predict
 
     def spy(strategy, net, X, y, fit_idx, eval_idx, tf, rs):
         seen.append((len(fit_idx), np.array(fit_idx), np.array(eval_idx)))
         return original(strategy, net, X, y, fit_idx, eval_idx, tf, rs)
 
-    monkeypatch.setattr(runner, "_adapt_predict", spy)
+    monkeypatch.setattr(scarce, "_adapt_predict", spy)  # where run_pretrain_job looks it up
     job = PretrainJob(PAIR, 32, 0, PAIR, (("frozen", 16, 2), ("frozen", 40, 2), ("frozen", 0, 2)))
     run_pretrain_job(job, {**_pretrain_arrays(prep, job), "validate": False})
     train, test = prep.splits[2]

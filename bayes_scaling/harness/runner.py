@@ -68,12 +68,9 @@ public names):
 
 from __future__ import annotations
 
-import sys
-import types
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Final
 
 import pandas as pd
 
@@ -253,50 +250,3 @@ def run_harness(
             val = val[val["pair"].isin(labels)].sort_values(["pair", "strategy", "m", "n", "seed"])
             atomic_write_bytes(Path(out) / "validation.csv", val.to_csv(index=False).encode())
     return table
-
-
-# ---------------------------------------------------------------------------- entry point
-#: The modules this one was split from (their names are re-exported here).
-_SPLIT: Final[tuple[str, ...]] = (
-    "config",
-    "prepare",
-    "jobs",
-    "single_fit",
-    "scarce",
-    "backends",
-    "settings",
-    "strategy_choice",
-)
-_PACKAGE: Final[str] = "bayes_scaling.harness."
-#: For each name re-exported from the harness, the split modules that hold the same object.
-_HOMES: Final[dict[str, tuple[types.ModuleType, ...]]] = {
-    name: homes
-    for name, obj in list(globals().items())
-    if not name.startswith("__")
-    and not isinstance(obj, types.ModuleType)
-    and getattr(obj, "__module__", _PACKAGE).startswith(_PACKAGE)
-    and (
-        homes := tuple(
-            mod
-            for mod in (sys.modules[_PACKAGE + m] for m in _SPLIT)
-            if name in vars(mod) and vars(mod)[name] is obj
-        )
-    )
-}
-
-
-class _EntryModule(types.ModuleType):
-    """The runner module, whose attribute assignments also reach the modules split from it.
-
-    Setting a re-exported name here (``monkeypatch.setattr(runner, "_adapt_predict", spy)``)
-    sets it in every harness module that holds it, where the code that calls it looks it
-    up, as when all of it lived in this one module.
-    """
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        for mod in _HOMES.get(name, ()):
-            setattr(mod, name, value)
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _EntryModule
