@@ -7,9 +7,10 @@ Usage::
     .venv/bin/python scripts/first_look.py data/curves_scarce --out /tmp/look  # partial run
 
 ``CURVES`` is a curve table (.csv or .parquet, validated) or a harness output folder: its
-``curves.csv`` when there is one, else the concatenation of its ``shards/*.csv`` (a run in
-progress: read only, not validated). The protocol is ``--protocol``, else the folder's
-``settings.json``, else detected (:func:`bayes_scaling.first_look.detect_protocol`).
+``curves.parquet`` or ``curves.csv`` when there is one, else the concatenation of its
+``shards/*.csv`` (a run in progress: read only, not validated). The protocol is
+``--protocol``, else the folder's ``settings.json``, else detected
+(:func:`bayes_scaling.first_look.detect_protocol`).
 
 **Scarce protocol** (issue 13): per family, ``first_look_scarce_<family>_n.png`` (error vs
 source size n, one line per experimental size m, scratch at the same m dotted; the analogue
@@ -132,8 +133,9 @@ def load_table(path: Path) -> tuple[pd.DataFrame, str | None, bool]:
         protocol = json.loads(settings.read_text()).get("protocol")
     if not path.is_dir():
         return read_curves(path), protocol, False
-    if (path / "curves.csv").is_file():
-        return read_curves(path / "curves.csv"), protocol, False
+    for name in ("curves.parquet", "curves.csv"):
+        if (path / name).is_file():
+            return read_curves(path / name), protocol, False
     shards = sorted((path / "shards").glob("*.csv"))
     if not shards:
         raise SystemExit(f"{path} holds neither curves.csv nor shards/*.csv.")
