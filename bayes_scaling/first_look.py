@@ -54,6 +54,7 @@ import pandas as pd
 
 from bayes_scaling.decisions import format_number, markdown_table
 from bayes_scaling.exceptions import BayesScalingError, UnknownNameError
+from bayes_scaling.selection import is_scarce
 
 #: Quantiles of the per-trial errors drawn as the trial band (``band="quantile"``).
 TRIAL_BAND: Final[tuple[float, float]] = (0.10, 0.90)
@@ -592,8 +593,4 @@ def detect_protocol(table: pd.DataFrame) -> Literal["scarce", "legacy"]:
 
     """
     _check_table(table, ("pair", "kind"), "The curve table")
-    if "m" not in table:
-        return "legacy"
-    transfer = table[table["kind"].astype(str) == "transfer"]
-    levels = pd.to_numeric(transfer["m"], errors="coerce").groupby(transfer["pair"]).nunique()
-    return "scarce" if len(levels) and int(levels.max()) >= 3 else "legacy"
+    return "scarce" if is_scarce(table) else "legacy"
