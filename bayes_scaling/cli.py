@@ -376,7 +376,13 @@ def report(
     --target PROPERTY=VALUE, else 10 % below today's error), the n needed, the gain of the
     next doubling of n, the database's worth in experiments and a recommendation.
     """
-    from bayes_scaling.pipeline import plan_all, plan_surface, provenance, surface_targets
+    from bayes_scaling.pipeline import (
+        plan_all,
+        plan_surface,
+        provenance,
+        surface_experiments,
+        surface_targets,
+    )
     from bayes_scaling.reporting import build_report
     from bayes_scaling.summary import parse_targets, resolve_targets
 
@@ -394,6 +400,7 @@ def report(
                 cost_simulation=cost_simulation,
                 cost_experiment=cost_experiment,
                 targets=surface_targets(post, chosen),
+                at_m=surface_experiments(post),
             )
         rep = build_report(
             post,
@@ -564,7 +571,8 @@ def surface_plan(
         float, typer.Option(help="Most extra experiments that can be made.")
     ] = 1e6,
 ) -> None:
-    """Cheapest (Δn, Δm) to a target error, the exchange rate and what the sims are worth."""
+    """Cheapest (Δn, Δm) to a target error, the exchange rate, what the sims are worth, by m."""
+    from bayes_scaling.m_dependence import answers_by_m
     from bayes_scaling.tradeoffs import cheapest_plan, exchange_rate, scratch_equivalent
 
     try:
@@ -580,6 +588,7 @@ def surface_plan(
         n_now = n0 if n is None else n
         typer.echo(exchange_rate(sp, task, dn=(max(n_now, 1.0), 10 * max(n_now, 1.0)), n=n, m=m))
         typer.echo(scratch_equivalent(sp, task, n=n, m=m))
+        typer.echo(answers_by_m(sp, task, n=n))
     except BayesScalingError as exc:
         _fail(exc)
 

@@ -19,18 +19,21 @@ import pandas as pd
 
 from bayes_scaling.constants import DEFAULT_SEED
 from bayes_scaling.curves import read_curves
-from bayes_scaling.selection import (  # noqa: F401  (select_curves: re-exported)
+from bayes_scaling.selection import (  # noqa: F401  (select_curves, read_headline: re-exported)
     HEADLINE_M,
     default_strategy,
     headline_sentence,
     headline_table,
+    read_headline,
     select_curves,
     surface_table,
 )
 from bayes_scaling.summary import resolve_targets
 
-#: The curve table the harness produced and the repository ships.
-BUNDLED_CURVES = Path(__file__).resolve().parents[1] / "data" / "curves" / "curves.csv"
+#: The curve table the harness produced and the repository ships: the scarce-experiment
+#: protocol (every transfer task at 6 experimental sizes m, 20 trials per point up to
+#: m = 128; ``data/README.md``). The legacy full-split curves stay in ``data/curves/``.
+BUNDLED_CURVES = Path(__file__).resolve().parents[1] / "data" / "curves_scarce" / "curves.parquet"
 
 
 #: Sampler settings of fast mode (``BAYES_SCALING_FAST=1``): notebooks and CI smoke runs.
@@ -236,17 +239,22 @@ def plan_surface(
     cost_simulation: float = DEFAULT_COSTS["simulation"],
     cost_experiment: float = DEFAULT_COSTS["experiment"],
     targets: Mapping[str, float] | None = None,
+    at_m: Mapping[str, float] | None = None,
 ) -> SurfaceResult:
     """Default simulations-vs-experiments answers from fitted surfaces.
 
     Chooses the form with the best LOO among the converged fits (with one fit: that one;
     with none converged: the best by LOO, flagged loudly in the notes), then, for every
-    task at its largest observed (n, m): the exchange rate of 1× and 10× the current n more
-    simulations, what the simulations are worth in experiments, and the cheapest plan to an
-    error 10 % below today's (or ``targets[task]``, original units, keyed by surface task
-    id ``property|database|strategy``) with ``prob`` under the given costs. Adds the form
-    comparison when there are several forms, and one error-surface grid per task.
+    task at its largest observed n and at ``at_m[task]`` experiments (default: its largest
+    observed m): the exchange rate of 1× and 10× the current n more simulations, what the
+    simulations are worth in experiments, and the cheapest plan to an error 10 % below
+    today's (or ``targets[task]``, original units, keyed by surface task id
+    ``property|database|strategy``) with ``prob`` under the given costs; then how the value
+    of 10× more simulations changes over every measured m
+    (:func:`bayes_scaling.m_dependence.answers_by_m`). Adds the form comparison when there
+    are several forms, and one error-surface grid per task.
     """
+    from bayes_scaling.m_dependence import answers_by_m
     from bayes_scaling.tradeoffs import (
         cheapest_plan,
         exchange_rate,
@@ -277,6 +285,7 @@ def plan_surface(
     grids = []
     for task in sp.tasks:
         n, m = sp.current(task)
+        m = float((at_m or {}).get(task, m))
         decisions.append(exchange_rate(sp, task, dn=(n, 10 * n), n=n, m=m))
         decisions.append(scratch_equivalent(sp, task, n=n, m=m))
         now = float(np.median(sp.error(task, n, m, scale="original")))
@@ -289,8 +298,11 @@ def plan_surface(
                 cost_simulation=cost_simulation,
                 cost_experiment=cost_experiment,
                 prob=prob,
+                n=n,
+                m=m,
             )
         )
+        decisions.append(answers_by_m(sp, task, n=n))
         grids.append(surface_grid(sp, task, points=30))
     return SurfaceResult(models, chosen, decisions, grids, notes)
 
@@ -316,7 +328,8 @@ def run_pipeline(
     Parameters
     ----------
     curves : path or DataFrame
-        Curve table; defaults to the real curves shipped in ``data/curves/curves.csv``.
+        Curve table; defaults to the real curves shipped in
+        ``data/curves_scarce/curves.parquet`` (:data:`BUNDLED_CURVES`).
     out : path-like
         Folder for ``fit.nc``, ``report.html`` and ``report.md``.
     metric : str
@@ -381,7 +394,11 @@ def run_pipeline(
         for form, sm in fitted.items():
             sm.save(out / f"surface_{form}.nc")
         clock.lap("surface fits")
-        surf = plan_surface(fitted, targets=surface_targets(posterior, chosen))
+        surf = plan_surface(
+            fitted,
+            targets=surface_targets(posterior, chosen),
+            at_m=surface_experiments(posterior),
+        )
         clock.lap("surface decisions")
     report = build_report(
         posterior,
@@ -445,6 +462,26 @@ def surface_targets(posterior: Any, targets: Mapping[str, Any]) -> dict[str, flo
             out[surface_task_of(posterior.curves, c)] = float(
                 getattr(targets[c], "value", targets[c])
             )
+    return out
+
+
+def surface_experiments(posterior: Any) -> dict[str, float]:
+    """Return the experimental size m of each n-law curve, keyed by surface task id.
+
+    So the surface's answers for a task are read at the same m as its n-law curve (the
+    headline m of a scarce-protocol table); full-split curves (no ``m``) are left out, and
+    their tasks are answered at their largest observed m.
+    """
+    from bayes_scaling.summary import decision_curves, surface_task_of
+
+    meta = posterior.curves
+    out: dict[str, float] = {}
+    if "m" not in meta:
+        return out
+    for c in decision_curves(posterior):
+        m = pd.to_numeric(pd.Series([meta.loc[c, "m"]]), errors="coerce").iloc[0]
+        if pd.notna(m):
+            out[surface_task_of(meta, c)] = float(m)
     return out
 
 

@@ -34,7 +34,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from bayes_scaling.curves import validate_curves
+from bayes_scaling.curves import read_curves, validate_curves
 from bayes_scaling.exceptions import BayesScalingError, CurveSchemaError
 
 #: Experimental training size of the main job's headline learning curves (per task: the
@@ -216,6 +216,30 @@ def headline_table(
         raise CurveSchemaError(f"The curve table has no transfer rows of strategy {strategy!r}.")
     chosen = headline_m(rows, target_m)
     return select_curves(table, metric=metric, strategies=strategies, m=chosen), chosen
+
+
+def read_headline(
+    curves: str | Path | pd.DataFrame,
+    *,
+    metric: str = "mae",
+    target_m: float = HEADLINE_M,
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Read a curve file and return its headline curves, as the main job fits them.
+
+    The transfer strategy is :func:`default_strategy` (the harness's choice on validation
+    rows beside the file); the rows are :func:`headline_table`'s. The notebooks and the
+    main job use this, so their n-law fits see the same table (and share cached fits).
+
+    Returns
+    -------
+    (curves, chosen)
+        As :func:`headline_table`.
+
+    """
+    table = curves if isinstance(curves, pd.DataFrame) else read_curves(curves)
+    return headline_table(
+        table, metric=metric, strategy=default_strategy(curves), target_m=target_m
+    )
 
 
 def surface_table(

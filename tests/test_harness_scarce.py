@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayes_scaling.curves import validate_curves
+from bayes_scaling.curves import read_curves, validate_curves
 from bayes_scaling.exceptions import BayesScalingError
 from bayes_scaling.harness import (
     HarnessConfig,
@@ -314,3 +314,36 @@ def test_dask_backend_matches_sequential_for_pretrain_jobs(tmp_path):
             quiet=True,
         )
     pd.testing.assert_frame_equal(got.drop(columns="wall_time"), ref.drop(columns="wall_time"))
+
+
+def test_committed_scarce_curves_meet_the_protocol():
+    """The bundled scarce-protocol curves (data/curves_scarce): issue 13's figures.
+
+    Every transfer task has >= 5 m levels (the full split included), each with >= 8 n and
+    every strategy; >= 20 trials per point at the smallest m; at the smallest m, for at
+    least 5 of the 7 tasks the mean error falls >= 15 % from the smallest to the largest n
+    and transfer beats scratch at the same m.
+    """
+    from bayes_scaling.datasets import list_pairs
+    from bayes_scaling.first_look import compute_scarce_summary
+    from bayes_scaling.pipeline import BUNDLED_CURVES
+    from bayes_scaling.selection import default_strategy, is_scarce
+
+    if not BUNDLED_CURVES.exists():
+        pytest.fail(f"{BUNDLED_CURVES} missing: regenerate with the command in data/README.md")
+    table = read_curves(BUNDLED_CURVES)
+    assert is_scarce(table)
+    transfer = table[(table["kind"] == "transfer") & (table["metric"] == "mae")]
+    assert set(list_pairs()["pair"]) == set(transfer["pair"])
+    level = transfer["m"].astype("Float64").fillna(-1)  # -1: the full split
+    assert level.groupby(transfer["pair"]).nunique().min() >= 5
+    assert (level == -1).groupby(transfer["pair"]).any().all()
+    per_level = transfer.assign(level=level).groupby(["pair", "strategy", "level"])
+    assert per_level["n"].nunique().min() >= 8
+    assert set(transfer["strategy"]) == {"finetune", "gentle", "frozen"}
+    smallest = transfer[level == level.where(level > 0).groupby(transfer["pair"]).transform("min")]
+    assert smallest.groupby(["pair", "strategy", "n"])["seed"].nunique().min() >= 20
+    summary = compute_scarce_summary(table, strategy=default_strategy(BUNDLED_CURVES))
+    first = summary[summary["m"] == summary.groupby("pair")["m"].transform("min")]
+    good = first[(first["drop"] >= 0.15) & first["beats_scratch"].astype(bool)]
+    assert len(first) == 7 and len(good) >= 5, first[["pair", "m", "drop", "beats_scratch"]]

@@ -49,7 +49,7 @@ def test_plan(fitted):
          "--target", "0.12", "--cost-simulation", "1", "--cost-experiment", "200"],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
-    for words in ("cheapest plan", "simulations per experiment", "worth"):
+    for words in ("cheapest plan", "simulations per experiment", "worth", "lower the error by"):
         assert words in res.output
 
 
@@ -105,7 +105,13 @@ def test_main_job_adds_the_surface(main_job):
     assert (out / "surface_effective_data.nc").exists()
     kinds = {type(d).__name__ for d in res.surface.decisions}
     assert {"SurfaceFormDecision", "ExchangeDecision", "SurfaceEquivalentDecision",
-            "CheapestPlanDecision"} <= kinds  # fmt: skip
+            "CheapestPlanDecision", "AnswersByMDecision"} <= kinds  # fmt: skip
+    # the surface answers are read at the n-law curves' (headline) m; the by-m table spans
+    # every measured level
+    at = [d for d in res.surface.decisions if type(d).__name__ == "SurfaceEquivalentDecision"]
+    assert at and all((d.table["m"] == 100).all() for d in at)
+    by_m = [d for d in res.surface.decisions if type(d).__name__ == "AnswersByMDecision"]
+    assert len(by_m) == 4 and all(list(d.table["m"]) == [25, 100, 250, 600] for d in by_m)
     # the n-law fit saw each task at its headline m (and the scratch curves), and says so
     nlaw = res.model.data_.table
     assert set(res.headline["m"]) == {100.0} and len(res.headline) == 4
@@ -114,6 +120,7 @@ def test_main_job_adds_the_surface(main_job):
     html = res.report_path.read_text()
     assert 'id="surface"' in html and "Cheapest plan" in html
     assert "Headline curves" in html and "m = 100 experiments" in html
+    assert "How the answers change with the number of experiments m" in html
     assert list(res.timings) == ["n-law fit", "n-law decisions", "surface fits",
                                  "surface decisions", "report"]  # fmt: skip
     assert all(v >= 0 for v in res.timings.values()) and "total" in res.timing_line()

@@ -252,7 +252,7 @@ class SurfaceModel(FittedState):
     def _sampler_kwargs(self, accept: float) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"target_accept": accept}
         if self.sampler == "nutpie" and self.form in LOW_RANK_FORMS:
-            kwargs["low_rank_modified_mass_matrix"] = True
+            kwargs["adaptation"] = "low_rank"
         return kwargs
 
     def _report(self) -> ConvergenceReport:

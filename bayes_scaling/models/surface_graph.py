@@ -13,10 +13,19 @@ non-centred except the parameters named in :data:`DEFAULT_CENTRED` and
 :data:`DEFAULT_TASK_CENTRED`; levels with fewer than :data:`MIN_POOLED_LEVELS` members are
 unpooled. The estimator that samples this graph is
 :class:`~bayes_scaling.models.surface.SurfaceModel`.
+
+Trial aggregation (default): the rows of one measured point (curve, n, m), its trials or
+seeds, enter the graph through their count ``k``, mean ``ybar`` and sum of squares ``ss``
+(:func:`surface_points`) as one ``pm.Potential`` of
+``-k log sigma - (k (ybar - log mu)^2 + ss) / (2 sigma^2)``: the per-row Normal likelihood
+up to a constant, so the posterior is exactly the same (tested) with one term per point
+instead of one per row (20 trials per point at small m: 5-20x fewer terms). The pointwise
+log-likelihood stored for LOO stays per row (``SurfaceModel``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -98,11 +107,16 @@ def build_surface_model(
     form: str,
     priors: SurfacePriors,
     centred: tuple[str, ...] | None = None,
+    *,
+    aggregate: bool = True,
 ) -> Any:
     """Return the PyMC model of the surface (see the module docstring).
 
     ``centred`` names the target-level parameters sampled centred (default
     :data:`DEFAULT_CENTRED` of the form); the model is the same either way.
+    ``aggregate`` replaces the rows (trials, seeds) of each measured point by their
+    sufficient statistics (:func:`surface_points`): the same posterior as one ``Normal``
+    term per row (``aggregate=False``), with as many likelihood terms as points.
     """
     import pymc as pm
     import pytensor.tensor as pt
@@ -113,22 +127,27 @@ def build_surface_model(
     unknown = [c for c in centred if c not in tp]
     if unknown:
         raise BayesScalingError(f"centred: unknown target parameter(s) {unknown}; known: {tp}.")
+    points = surface_points(data) if aggregate else None
+    rows = points.rows if points is not None else np.arange(data.n_obs)
     coords = {
         "target": data.targets,
         "task": data.tasks,
         "curve": data.curves,
-        "obs": np.arange(data.n_obs),
+        ("point" if aggregate else "obs"): np.arange(rows.size),
         "target_param": list(tp),
         "task_param": list(kp),
     }
-    is_transfer = data.obs_task >= 0
-    task_idx = np.where(is_transfer, data.obs_task, 0)
+    # the likelihood's terms: one per row, or one per point (its first row's n, m, curve)
+    obs_task, obs_target = data.obs_task[rows], data.obs_target[rows]
+    obs_n, obs_m, obs_curve = data.obs_n[rows], data.obs_m[rows], data.obs_curve[rows]
+    is_transfer = obs_task >= 0
+    task_idx = np.where(is_transfer, obs_task, 0)
     n_ref = data.n_ref[task_idx]
     # scratch rows: n replaced by n_ref (ratio 1) and the simulation term switched off, so no
     # 0 ** gamma appears in the gradient
-    n_safe = np.where(is_transfer, data.obs_n, n_ref)
+    n_safe = np.where(is_transfer, obs_n, n_ref)
     on = is_transfer.astype(float)
-    m_ref = data.m_ref[data.obs_target]
+    m_ref = data.m_ref[obs_target]
     with pm.Model(coords=coords) as model:
         if len(data.targets) >= MIN_POOLED_LEVELS:
             mu_t, tau_t = _population(priors, "target", tp)
@@ -170,21 +189,61 @@ def build_surface_model(
         task = constrained(form, {k: phi[:, j] for j, k in enumerate(kp)}, xp=pt)
         shared = {name: pm.Normal(name, *priors.mu[name]) for name in SHARED_PARAMS[form]}
         task.update(constrained(form, shared, xp=pt))
-        t_obs = {k: v[data.obs_target] for k, v in target.items()}
+        t_obs = {k: v[obs_target] for k, v in target.items()}
         p_obs = {k: v if k == "delta" else v[task_idx] for k, v in task.items()}
         if form == "additive":
-            n_term = np.where(is_transfer, data.obs_n, 0.0)
-            mean = surface_error(pt, form, n_term, data.obs_m, t_obs, p_obs, m_ref, n_ref)
+            n_term = np.where(is_transfer, obs_n, 0.0)
+            mean = surface_error(pt, form, n_term, obs_m, t_obs, p_obs, m_ref, n_ref)
         else:
-            T = on * worth(pt, n_safe, data.obs_m, p_obs, m_ref, n_ref)
+            T = on * worth(pt, n_safe, obs_m, p_obs, m_ref, n_ref)
             e_ref, floor, beta = t_obs["e_ref"], t_obs["floor"], t_obs["beta"]
-            mean = e_ref * (1.0 - floor) * ((data.obs_m + T) / m_ref) ** (-beta) + e_ref * floor
-        sigma = pt.exp(mu_s + tau_s * z_s)
-        pm.Normal(
-            "log_error",
-            mu=pt.log(mean),
-            sigma=sigma[data.obs_curve],
-            observed=data.obs_y,
-            dims="obs",
-        )
+            mean = e_ref * (1.0 - floor) * ((obs_m + T) / m_ref) ** (-beta) + e_ref * floor
+        log_sigma = (mu_s + tau_s * z_s)[obs_curve]
+        if points is None:
+            pm.Normal(
+                "log_error",
+                mu=pt.log(mean),
+                sigma=pt.exp(log_sigma),
+                observed=data.obs_y,
+                dims="obs",
+            )
+        else:
+            # sum over a point's k rows of log Normal(y | mu, sigma), up to a constant
+            k = pm.Data("point_k", points.k, dims="point")
+            ybar = pm.Data("log_error_mean_data", points.ybar, dims="point")
+            ss = pm.Data("log_error_ss_data", points.ss, dims="point")
+            pm.Potential(
+                "log_error_loglik",
+                pt.sum(
+                    -k * log_sigma
+                    - 0.5 * (k * pt.square(ybar - pt.log(mean)) + ss) * pt.exp(-2.0 * log_sigma)
+                ),
+            )
     return model
+
+
+@dataclass(frozen=True)
+class SurfacePoints:
+    """The measured points of a surface table and their sufficient statistics.
+
+    A point is one (curve, n, m): the rows of its trials or seeds. ``rows`` is the first
+    row of each point (its n, m, curve, task and target stand for all), ``k`` the number of
+    rows, ``ybar`` their mean log error and ``ss`` the sum of squares about that mean.
+    """
+
+    rows: np.ndarray
+    k: np.ndarray
+    ybar: np.ndarray
+    ss: np.ndarray
+
+
+def surface_points(data: SurfaceData) -> SurfacePoints:
+    """Group the rows of ``data`` into measured points (see :class:`SurfacePoints`)."""
+    key = np.stack([data.obs_curve.astype(float), data.obs_n, data.obs_m], axis=1)
+    _, first, inverse, k = np.unique(
+        key, axis=0, return_index=True, return_inverse=True, return_counts=True
+    )
+    inverse = inverse.ravel()
+    ybar = np.bincount(inverse, weights=data.obs_y) / k
+    ss = np.bincount(inverse, weights=(data.obs_y - ybar[inverse]) ** 2)
+    return SurfacePoints(rows=first, k=k.astype(float), ybar=ybar, ss=ss)
