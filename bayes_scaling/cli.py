@@ -265,14 +265,58 @@ def fit(
     tune: Annotated[int, typer.Option(help="Tuning steps per chain.")] = 500,
     chains: Annotated[int, typer.Option(help="Chains.")] = 4,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 20250146,
+    m: Annotated[
+        float | None,
+        typer.Option(
+            "--m",
+            help="Scarce-protocol tables: fit every transfer task at its measured experimental "
+            "size nearest this (default 100, the main job's headline curves).",
+        ),
+    ] = None,
+    strategy: Annotated[
+        str | None,
+        typer.Option(
+            help="Scarce-protocol tables: transfer strategy (default: the harness's choice on "
+            "validation rows, validation.csv beside the table)."
+        ),
+    ] = None,
+    full_split: Annotated[
+        bool,
+        typer.Option(
+            "--full-split",
+            help="Fit the full-split curves (every strategy) even of a scarce-protocol table.",
+        ),
+    ] = False,
 ) -> None:
-    """Fit the hierarchical scaling-law model to a curve table; save it as netCDF."""
+    """Fit the hierarchical scaling-law model to a curve table; save it as netCDF.
+
+    A legacy table gives its full-split learning curves (every strategy). A scarce-protocol
+    table (an m grid per task) gives the main job's headline curves: every transfer task of
+    one strategy at its measured m nearest ``--m`` (default 100), plus the scratch curves.
+    """
     from bayes_scaling.curves import read_curves
     from bayes_scaling.models import ScalingLawModel
     from bayes_scaling.pipeline import select_curves
+    from bayes_scaling.selection import (
+        HEADLINE_M,
+        default_strategy,
+        headline_table,
+        is_scarce,
+    )
 
     try:
-        table = select_curves(read_curves(curves), metric=metric, strategies=None)
+        full = read_curves(curves)
+        if is_scarce(full) and not full_split:
+            table, chosen = headline_table(
+                full,
+                metric=metric,
+                strategy=strategy or default_strategy(curves),
+                target_m=HEADLINE_M if m is None else m,
+            )
+            for r in chosen.itertuples() if chosen is not None else ():
+                typer.echo(f"{r.property} · {r.database}: m = {r.m:g} (measured: {r.levels})")
+        else:
+            table = select_curves(full, metric=metric, strategies=None)
         model = ScalingLawModel(
             groups=group or None,
             law=law,
@@ -428,11 +472,20 @@ def demo(
     draws: Annotated[int, typer.Option(help="Posterior draws per chain.")] = 1000,
     chains: Annotated[int, typer.Option(help="Chains.")] = 4,
     target: TargetOption = None,
+    surface_form: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--surface-form",
+            help="Surface form(s) to fit (repeatable; default: effective_data). With both "
+            "(additive and effective_data), LOO compares them in the report.",
+        ),
+    ] = None,
 ) -> None:
     """Run the main job on the bundled real curves: fit → plan → compare → HTML report.
 
     When the curves hold (n, m)-surface rows (the bundled ones do), the surface model is
-    fitted in both forms too and the report gets its simulations-vs-experiments section.
+    fitted too (the effective-data form; --surface-form to choose) and the report gets its
+    simulations-vs-experiments section.
     """
     import time
 
@@ -448,6 +501,7 @@ def demo(
             draws=draws,
             chains=chains,
             targets=parse_targets(target),
+            **({"surface_forms": tuple(surface_form)} if surface_form else {}),
         )
     except BayesScalingError as exc:
         _fail(exc)
@@ -506,15 +560,30 @@ def surface_fit(
     tune: Annotated[int, typer.Option(help="Tuning steps per chain.")] = 1000,
     chains: Annotated[int, typer.Option(help="Chains.")] = 4,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 20250146,
+    strategy: Annotated[
+        str | None, typer.Option(help="Transfer strategy (default: see below).")
+    ] = None,
 ) -> None:
-    """Fit the joint (n, m) surface model to the surface curves of a table; save as netCDF."""
+    """Fit the joint (n, m) surface model to the surface curves of a table; save as netCDF.
+
+    Every m level of one transfer strategy (``--strategy``; default: the harness's choice on
+    validation rows when the table has them, else every strategy) plus the scratch curves.
+    """
     from bayes_scaling.curves import read_curves
     from bayes_scaling.exceptions import CurveSchemaError
     from bayes_scaling.models.surface import SurfaceModel
     from bayes_scaling.pipeline import surface_table
+    from bayes_scaling.selection import default_strategy
 
     try:
-        table = surface_table(read_curves(curves), metric=metric, strategies=None)
+        chosen = strategy or (
+            default_strategy(curves) if curves.with_name("validation.csv").exists() else None
+        )
+        table = surface_table(
+            read_curves(curves),
+            metric=metric,
+            strategies=None if chosen is None else (chosen, "scratch"),
+        )
         if table is None:
             raise CurveSchemaError(
                 f"{curves} has no surface curves (no transfer rows with an 'm'); generate "

@@ -4,6 +4,7 @@ Usage::
 
     .venv/bin/python benchmarks/harness.py reuse [--pair chi_cosmo_rs] [--n-grid 16,128,1206]
     .venv/bin/python benchmarks/harness.py workers [--pair chi_cosmo_rs] [--seeds 4] [--repeats 2]
+    .venv/bin/python benchmarks/harness.py cost [--curves data/curves_scarce/curves.parquet]
 
 ``reuse`` (the scarce protocol's saving from pretraining once): the same scarce-protocol cells
 (one pair, strategies finetune + gentle + frozen, the default m grid, 4 trials per m up to
@@ -16,6 +17,14 @@ prints both wall times and their ratio.
 ``workers``: the legacy job set (one pair, finetune + scratch) with ``n_jobs=1`` and
 ``n_jobs=2``, alternating the order over repeats to cancel drift on a noisy machine; prints
 fits/s and the speed-up ratio.
+
+``cost`` (what a full regeneration costs, from a finished run's own timings): every curve
+row records ``wall_time``, the seconds of its cell's fit plus its share of the pretraining
+it reused. Summed over the cells of one metric this is the run's single-worker compute;
+cells more than 10x their (pair, kind, strategy, n) median (a paused or starved worker) are
+replaced by that median. The validation fits (``validation.csv``, not timed) are charged at
+the mean transfer cell time. Divided by the worker count it estimates the wall time on idle
+cores (an upper estimate when the timings were taken on a loaded machine).
 
 Preparation (loading, featurizing) is done once beforehand and is not timed. The
 full-regeneration wall time is printed by ``bayes-scaling curves --all`` itself and recorded
@@ -105,16 +114,45 @@ def bench_workers(args: argparse.Namespace) -> None:
     print(f"speed-up 2 vs 1 workers: {best[1] / best[2]:.2f}x")
 
 
+def bench_cost(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from bayes_scaling.curves import read_curves
+
+    table = read_curves(args.curves)
+    cells = table[table["metric"] == table["metric"].iloc[0]]
+    key = ["pair", "kind", "strategy", "n"]
+    median = cells.groupby(key)["wall_time"].transform("median")
+    slow = cells["wall_time"] > 10 * median
+    seconds = cells["wall_time"].where(~slow, median)
+    transfer = cells["kind"] == "transfer"
+    validation = Path(args.curves).with_name("validation.csv")
+    n_val = len(pd.read_csv(validation)) if validation.exists() else 0
+    val_s = n_val * float(seconds[transfer].mean()) if transfer.any() else 0.0
+    per_pair = seconds.groupby(cells["pair"]).sum() / 3600
+    print(f"curves={args.curves}: {len(cells):,} cells, {int(slow.sum())} slow outliers replaced")
+    print("| pair | CPU-hours |")
+    print("|---|---|")
+    for pair, h in per_pair.items():
+        print(f"| {pair} | {h:.2f} |")
+    total = float(seconds.sum()) + val_s
+    print(f"| validation fits ({n_val:,}, charged at the mean cell) | {val_s / 3600:.2f} |")
+    print(f"total {total / 3600:.2f} CPU-hours (raw sum {cells['wall_time'].sum() / 3600:.2f})")
+    for w in (1, 2, 4):
+        print(f"estimated wall on {w} idle worker(s): {total / w / 3600:.2f} h")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("mode", choices=("reuse", "workers"), nargs="?", default="reuse")
+    ap.add_argument("mode", choices=("reuse", "workers", "cost"), nargs="?", default="reuse")
+    ap.add_argument("--curves", default="data/curves_scarce/curves.parquet", help="cost: table")
     ap.add_argument("--pair", default="chi_cosmo_rs")
     ap.add_argument("--n-grid", default="16,128,1206", help="reuse: comma-separated n grid")
     ap.add_argument("--seeds", type=int, default=4, help="workers: legacy seeds")
     ap.add_argument("--n-points", type=int, default=6, help="workers: n grid points")
     ap.add_argument("--repeats", type=int, default=2, help="workers: repeats")
     args = ap.parse_args()
-    (bench_reuse if args.mode == "reuse" else bench_workers)(args)
+    {"reuse": bench_reuse, "workers": bench_workers, "cost": bench_cost}[args.mode](args)
 
 
 if __name__ == "__main__":

@@ -158,6 +158,11 @@ def test_demo_refuses_bad_targets_before_fitting(tmp_path):
         assert res.exit_code == 2, (bad, res.output)
         assert msg in res.output, (bad, res.output)
         assert not (tmp_path / "o" / "fit.nc").exists()
+    res = runner.invoke(
+        app, ["demo", "--curves", str(curves), "-o", str(tmp_path / "o"), "--surface-form", "cubic"]
+    )
+    assert res.exit_code == 2 and "Unknown surface form 'cubic'" in res.output, res.output
+    assert not (tmp_path / "o" / "fit.nc").exists()
 
 
 def test_demo_honours_targets_and_prints_the_summary(tmp_path):

@@ -94,7 +94,7 @@ def main_job(tmp_path_factory):
     out = tmp_path_factory.mktemp("main_job")
     table = simulate_surface("additive", m_levels=(25, 100, 250, 600), rng=1, metric="nmae")
     res = run_pipeline(table, out=out, metric="nmae", draws=300, tune=400, chains=2,
-                       random_seed=5)  # fmt: skip
+                       random_seed=5, surface_forms=("additive", "effective_data"))  # fmt: skip
     return res, out
 
 
@@ -145,3 +145,19 @@ def test_report_with_surface_section(main_job):
     # one readable heading per task, its error-surface figure beside the first sentence
     assert "Density · md → experiment" in section and section.count("![") == 4
     assert "Cheapest plan" in section and "exchange rate" in section
+
+
+def test_fit_takes_the_headline_curves_of_a_scarce_table(tmp_path):
+    """``fit`` on a scarce-protocol table: each task at its measured m nearest --m."""
+    from bayes_scaling.models import ScalingLawModel
+
+    path = tmp_path / "scarce.csv"
+    table = simulate_surface("additive", m_levels=(25, 100, 250, 600), rng=2, metric="mae")
+    table.to_csv(path, index=False)
+    out = tmp_path / "fit.nc"
+    res = runner.invoke(app, ["fit", str(path), "-o", str(out), "--m", "30", *FAST])
+    assert res.exit_code == 0, res.output
+    assert "density · md: m = 25 (measured: (25, 100, 250))" in res.output
+    table = ScalingLawModel.load(out).data_.table
+    assert (table.loc[table["kind"] == "transfer", "m"] == 25).all()
+    assert (table["kind"] == "scratch").any()

@@ -290,7 +290,11 @@ class SurfaceModel(FittedState):
                 dims_p,
                 tgt["e_ref"][..., tidx] * tgt["floor"][..., tidx] * tsk["gap_ratio"],
             )
-        log_sigma = post["mu_log_sigma"] + post["tau_log_sigma"] * post["z_sigma"]
+        log_sigma = (
+            post["log_sigma"]
+            if "log_sigma" in post
+            else post["mu_log_sigma"] + post["tau_log_sigma"] * post["z_sigma"]
+        )
         sigma = np.exp(log_sigma.transpose("chain", "draw", "curve").values)
         derived["sigma"] = (("chain", "draw", "curve"), sigma)
         post = post.assign(
