@@ -47,10 +47,27 @@ class AnswersByMDecision(Decision):
     section = "surface"
 
 
+def measured_levels(sp: SurfacePosterior, task: str) -> np.ndarray:
+    """The experimental sizes a task was measured at, the full split once.
+
+    Rows with an ``m`` give their levels; full-split rows (no ``m``; their size is the
+    trial's training split, which can differ by a few rows between trials) give one level,
+    the median of their sizes.
+    """
+    rows = sp.data.task_rows(task)
+    if "m" not in rows:
+        return np.unique(rows["m_used"].to_numpy(float))
+    given = pd.to_numeric(rows["m"], errors="coerce")
+    levels = list(np.unique(given.dropna().to_numpy(float)))
+    full = rows.loc[given.isna(), "m_used"]
+    if len(full):
+        levels.append(float(np.median(full)))
+    return np.unique(np.asarray(levels, float))
+
+
 def _levels(sp: SurfacePosterior, task: str, m: Sequence[float] | None) -> np.ndarray:
     if m is None:
-        p = sp.data.task_index(task)
-        levels = np.unique(sp.data.obs_m[sp.data.obs_task == p])
+        levels = measured_levels(sp, task)
     else:
         levels = np.unique(np.asarray(m, float))
     if levels.size == 0 or not np.all(np.isfinite(levels)) or (levels <= 0).any():
@@ -75,7 +92,8 @@ def answers_by_m(
     task : str
         Task id (``property|database[|strategy]``).
     m : sequence of float, optional
-        Experimental sizes (default: every m the task was measured at).
+        Experimental sizes (default: every m the task was measured at,
+        :func:`measured_levels`).
     n : float, optional
         Today's simulation size (default: the task's largest observed n).
     factor : float
@@ -134,11 +152,12 @@ def _sentence(sp: SurfacePosterior, task: str, table: pd.DataFrame) -> str:
         if first["p_unmatched"] >= 0.5
         else f"about {format_number(first['worth_median'])} experiments"
     )
-    trend = (
-        "the fewer the experiments, the more simulations help"
-        if first["reduction_median"] > last["reduction_median"]
-        else "more simulations help about as much (or more) with more experiments"
-    )
+    if table["p_helps"].max() < 0.5:
+        trend = f"hardly any help at any m: below {NEGLIGIBLE_REDUCTION:.0%} with P ≥ 0.5"
+    elif first["reduction_median"] > last["reduction_median"]:
+        trend = "the fewer the experiments, the more simulations help"
+    else:
+        trend = "more simulations help about as much (or more) with more experiments"
     return (
         f"For {label}: {format_number(first['factor'], sig=3)}× more simulations "
         f"(n = {format_number(first['n'], sig=3)} → "

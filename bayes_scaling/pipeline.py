@@ -45,6 +45,10 @@ BUNDLED_CURVES = Path(__file__).resolve().parents[1] / "data" / "curves_scarce" 
 #: ``bayes-scaling demo --surface-form additive`` to see the LOO comparison.
 MAIN_JOB_SURFACE_FORMS: tuple[str, ...] = ("effective_data",)
 
+#: Posterior draws the main job's cheapest-plan search uses (evenly thinned): its frontier
+#: solves for Δm at 401 values of Δn, draw by draw; 1,000 draws keep it to ~1 s per task.
+PLAN_DRAWS: int = 1000
+
 #: Sampler settings of fast mode (``BAYES_SCALING_FAST=1``): notebooks and CI smoke runs.
 FAST_SAMPLER: dict[str, int] = {"chains": 2, "draws": 300, "tune": 300}
 
@@ -260,7 +264,8 @@ def plan_surface(
     today's (or ``targets[task]``, original units, keyed by surface task id
     ``property|database|strategy``) with ``prob`` under the given costs; then how the value
     of 10× more simulations changes over every measured m
-    (:func:`bayes_scaling.m_dependence.answers_by_m`). Adds the form comparison when there
+    (:func:`bayes_scaling.m_dependence.answers_by_m`). The cheapest-plan search uses
+    :data:`PLAN_DRAWS` evenly thinned draws. Adds the form comparison when there
     are several forms, and one error-surface grid per task.
     """
     from bayes_scaling.m_dependence import answers_by_m
@@ -301,7 +306,7 @@ def plan_surface(
         target = float((targets or {}).get(task, 0.9 * now))
         decisions.append(
             cheapest_plan(
-                sp,
+                sp.thin(PLAN_DRAWS),
                 task,
                 target,
                 cost_simulation=cost_simulation,

@@ -75,6 +75,29 @@ def test_default_levels_are_the_measured_m():
     assert (d.table["n"] == sp.current(TASK)[0]).all()
 
 
+def test_the_full_split_is_one_level_even_when_trials_differ_in_size():
+    """Full-split rows (no m) whose trials have training splits of different sizes."""
+    table = simulate_surface("additive", m_levels=(25, 100, 600), rng=0)
+    full = table["m"].isna() & (table["kind"] == "transfer")
+    table.loc[full, "n_train"] = 600 + (table.loc[full, "seed"] % 3)  # 600, 601, 602
+    data = prepare_surface(table)
+    tasks = {f"{p}|{d}": v for (p, d), v in SURFACE_TASKS["additive"].items()}
+    sp = SurfacePosterior.from_physical(data, "additive", SURFACE_TARGETS, tasks)
+    assert len(np.unique(sp.data.task_rows(TASK)["m_used"])) == 5
+    d = answers_by_m(sp, TASK)
+    assert list(d.table["m"]) == [25.0, 100.0, 601.0]
+
+
+def test_a_source_that_never_helps_is_called_so():
+    tasks = {f"{p}|{d}": dict(v) for (p, d), v in SURFACE_TASKS["effective_data"].items()}
+    tasks[TASK]["k"] = 1e-6  # the simulations are worth (almost) nothing
+    data = prepare_surface(simulate_surface("effective_data", rng=0))
+    sp = SurfacePosterior.from_physical(data, "effective_data", SURFACE_TARGETS, tasks)
+    d = answers_by_m(sp, TASK, m=[10, 100, 1_000])
+    assert (d.table["p_helps"] == 0).all()
+    assert "hardly any help at any m" in d.sentence
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [

@@ -10,6 +10,7 @@ returns one; :mod:`bayes_scaling.tradeoffs` and :mod:`bayes_scaling.plotting` us
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -237,8 +238,13 @@ class SurfacePosterior:
         )  # fmt: skip
 
     def _bisect(
-        self, f: Any, target: Any, hi: float, lo: float = 1e-6, iters: int = 90
+        self, f: Any, target: Any, hi: float, lo: float = 1e-6, tol: float = 1e-10
     ) -> np.ndarray:
+        """Per-draw bisection of a decreasing ``f`` for ``f(x) = target``.
+
+        On ``log(1 + x)`` to an absolute width ``tol`` (every draw's bracket halves together,
+        so about ``log2(log(1 + hi) / tol)`` steps: 38 for ``hi = 1e6``, 40 for ``1e12``).
+        """
         target = np.broadcast_to(np.asarray(target, float), (self.n_draws,))
         lo_v = np.full(self.n_draws, lo)
         hi_v = np.full(self.n_draws, hi)
@@ -247,7 +253,7 @@ class SurfacePosterior:
         unreachable = f_hi > target
         # bisection on log(x + 1) so that lo = 0 works and large ranges converge
         a, b = np.log1p(lo_v), np.log1p(hi_v)
-        for _ in range(iters):
+        for _ in range(max(1, math.ceil(math.log2(float(np.max(b - a)) / tol)))):
             mid = 0.5 * (a + b)
             below = f(np.expm1(mid)) <= target
             b = np.where(below, mid, b)
