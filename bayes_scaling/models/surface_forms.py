@@ -78,7 +78,11 @@ class SurfacePriors:
     :func:`bayes_scaling.models.surface_graph._population`).
 
     Scratch part (per target): ``log_e_ref`` (scratch error at the reference size; centred
-    on 0.3 target sds), ``logit_floor`` (fraction of it that is the floor S; centred on 1/2),
+    on 0.3 target sds), ``logit_floor`` (fraction of it that is the floor S; centred on 5 %,
+    sd 1.5 on the logit scale: scratch curves rarely reach their plateau within the measured
+    m, and the real surfaces put S below 1 % of e_ref; centred on 1/2 the prior sat 3.5 sd
+    from them and the conflict gave sporadic divergences on the scarce surface, 1 per 4,000
+    draws at 2 of 5 sampler seeds, none with this prior),
     ``log_beta`` (decay in m; centred on 0.4).
     Additive task part: ``log_gap_ratio`` = log(C_p / S_t) (centred on 0: no change of the
     floor; sd 0.5 allows a factor ~2.7 either way at 2 sd), ``log_alpha`` (decay in n;
@@ -93,7 +97,7 @@ class SurfacePriors:
     mu: Mapping[str, tuple[float, float]] = field(
         default_factory=lambda: {
             "log_e_ref": (float(np.log(0.3)), 1.0),
-            "logit_floor": (0.0, 1.5),
+            "logit_floor": (-3.0, 1.5),
             "log_beta": (float(np.log(0.4)), 0.7),
             "log_gap_ratio": (0.0, 0.5),
             "log_alpha": (float(np.log(0.3)), 1.0),
