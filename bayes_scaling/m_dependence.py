@@ -23,6 +23,7 @@ from bayes_scaling.decisions import (
     check_positive,
     format_number,
     format_probability,
+    percent,
     summarise,
 )
 from bayes_scaling.exceptions import BayesScalingError
@@ -48,7 +49,7 @@ class AnswersByMDecision(Decision):
 
 
 def measured_levels(sp: SurfacePosterior, task: str) -> np.ndarray:
-    """The experimental sizes a task was measured at, the full split once.
+    """Return the experimental sizes a task was measured at, the full split once.
 
     Rows with an ``m`` give their levels; full-split rows (no ``m``; their size is the
     trial's training split, which can differ by a few rows between trials) give one level,
@@ -153,7 +154,7 @@ def _sentence(sp: SurfacePosterior, task: str, table: pd.DataFrame) -> str:
         else f"about {format_number(first['worth_median'])} experiments"
     )
     if table["p_helps"].max() < 0.5:
-        trend = f"hardly any help at any m: below {NEGLIGIBLE_REDUCTION:.0%} with P ≥ 0.5"
+        trend = f"hardly any help at any m: below {percent(NEGLIGIBLE_REDUCTION)} with P ≥ 0.5"
     elif first["reduction_median"] > last["reduction_median"]:
         trend = "the fewer the experiments, the more simulations help"
     else:
@@ -162,7 +163,7 @@ def _sentence(sp: SurfacePosterior, task: str, table: pd.DataFrame) -> str:
         f"For {label}: {format_number(first['factor'], sig=3)}× more simulations "
         f"(n = {format_number(first['n'], sig=3)} → "
         f"{format_number(first['factor'] * first['n'], sig=3)}) lower the error by {steps} "
-        f"({trend}; P(more than {NEGLIGIBLE_REDUCTION:.0%}) "
+        f"({trend}; P(more than {percent(NEGLIGIBLE_REDUCTION)}) "
         f"{format_probability(first['p_helps'])} at the smallest m, "
         f"{format_probability(last['p_helps'])} at the largest). At the smallest m today's "
         f"simulations are worth {worth}"
