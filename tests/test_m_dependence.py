@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _known_surface import TASK, known
 
 from bayes_scaling.exceptions import BayesScalingError, CurveSchemaError
 from bayes_scaling.m_dependence import NEGLIGIBLE_REDUCTION, answers_by_m
@@ -19,14 +20,6 @@ from bayes_scaling.simulate import (
     simulate_surface,
     surface_truth_error,
 )
-
-TASK = "density|md"
-
-
-def known(form: str) -> SurfacePosterior:
-    data = prepare_surface(simulate_surface(form, rng=0))
-    tasks = {f"{p}|{d}": v for (p, d), v in SURFACE_TASKS[form].items()}
-    return SurfacePosterior.from_physical(data, form, SURFACE_TARGETS, tasks)
 
 
 @pytest.mark.parametrize("form", ["additive", "effective_data"])

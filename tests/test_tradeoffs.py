@@ -11,14 +11,12 @@ import math
 
 import numpy as np
 import pytest
+from _known_surface import TASK, known
 
 from bayes_scaling.exceptions import BayesScalingError, CurveSchemaError
-from bayes_scaling.models.surface import SurfacePosterior
-from bayes_scaling.models.surface_data import prepare_surface
 from bayes_scaling.simulate import (
     SURFACE_TARGETS,
     SURFACE_TASKS,
-    simulate_surface,
     surface_truth_error,
 )
 from bayes_scaling.tradeoffs import (
@@ -27,14 +25,6 @@ from bayes_scaling.tradeoffs import (
     scratch_equivalent,
     surface_grid,
 )
-
-TASK = "density|md"
-
-
-def known(form: str) -> SurfacePosterior:
-    data = prepare_surface(simulate_surface(form, rng=0))
-    tasks = {f"{p}|{d}": v for (p, d), v in SURFACE_TASKS[form].items()}
-    return SurfacePosterior.from_physical(data, form, SURFACE_TARGETS, tasks)
 
 
 def truth(form: str, task: str = TASK):
