@@ -90,6 +90,9 @@ __all__ = [
 #: A doubling of n that lowers the error by less than this share of today's error means
 #: the curve is at its plateau.
 PLATEAU_GAIN: Final[float] = 0.01
+#: A "produce more simulations" answer whose n is more than this many times today's n says
+#: that it is an extrapolation far beyond the measured curve.
+FAR_BEYOND: Final[float] = 100.0
 
 Action = Literal["target_met", "experiments", "plateau", "simulate", "undecided"]
 #: The words of each recommendation (shown in the summary table).
@@ -142,6 +145,7 @@ def recommend(
     prob: float,
     experiments_cheaper: bool = False,
     p_experiments: float = math.nan,
+    n_now: float = math.nan,
 ) -> Recommendation:
     """Recommend what to do for one task: the first of five cases that applies.
 
@@ -179,6 +183,9 @@ def recommend(
         Whether the surface's experiments-only plan is the cheaper lever.
     p_experiments : float, optional
         Probability that plan reaches the target.
+    n_now : float, optional
+        Today's n; when ``n_needed`` exceeds :data:`FAR_BEYOND` times it, the ``simulate``
+        reason says the answer is an extrapolation far beyond the measured curve.
 
     Returns
     -------
@@ -208,7 +215,13 @@ def recommend(
         gain = format_number(100 * PLATEAU_GAIN, sig=2)
         return _rec("plateau", p_small_gain, f"doubling n gains < {gain} %")
     if math.isfinite(n_needed):
-        return _rec("simulate", p_at_n_needed, f"n ≈ {format_number(n_needed, sig=2)} reaches it")
+        reason = f"n ≈ {format_number(n_needed, sig=2)} reaches it"
+        if math.isfinite(n_now) and n_now > 0 and n_needed > FAR_BEYOND * n_now:
+            reason += (
+                f" ({format_number(n_needed / n_now, sig=2)}× today's n: an extrapolation "
+                "far beyond the measured curve)"
+            )
+        return _rec("simulate", p_at_n_needed, reason)
     return _rec(
         "undecided",
         p_gap_below_target,
@@ -431,6 +444,7 @@ def summarise_tasks(
                 prob=prob,
                 experiments_cheaper=cheaper,
                 p_experiments=p_exp,
+                n_now=n_now,
             )
         rows.append(
             TaskSummary(

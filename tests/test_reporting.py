@@ -245,6 +245,14 @@ def test_recommendation_rule(change, action, p):
     assert rec.words and rec.reason
 
 
+def test_a_far_extrapolation_says_so():
+    near = recommend(**{**BASE, "n_needed": 5_000.0, "n_now": 1_000.0})
+    far = recommend(**{**BASE, "n_needed": 2.4e11, "n_now": 1_080.0})
+    assert near.action == far.action == "simulate"
+    assert "extrapolation" not in near.reason
+    assert "(220,000,000× today's n: an extrapolation far beyond the measured curve)" in far.reason
+
+
 def test_recommendation_rule_thresholds_use_q():
     # P(C >= target) just below q is not a plateau; at q it is
     just_below = recommend(**{**BASE, "p_gap_below_target": 0.11, "n_needed": float("inf")})
