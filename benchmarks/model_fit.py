@@ -137,6 +137,17 @@ def compile_time(pm_model) -> float:
 
 
 # --------------------------------------------------------------------------- naive model
+def curve_index(curves: pd.DataFrame):
+    """Row -> curve code, curve -> property / database codes, log normalised error, coords."""
+    code, names = pd.factorize(curve_ids(curves))
+    first = curves.assign(_c=code).drop_duplicates("_c").sort_values("_c")
+    prop, prop_names = pd.factorize(first["property"])
+    db, db_names = pd.factorize(first["database"])
+    y = np.log(normalised_error(curves).to_numpy(dtype=float))
+    coords = {"curve": list(names), "property": list(prop_names), "database": list(db_names)}
+    return code, prop, db, y, coords
+
+
 def naive_model(curves: pd.DataFrame):
     """The issue's naive baseline: centred crossed group effects, every seed observed.
 
@@ -147,14 +158,8 @@ def naive_model(curves: pd.DataFrame):
     """
     import pymc as pm
 
-    ids = curve_ids(curves)
-    code, names = pd.factorize(ids)
-    first = curves.assign(_c=code).drop_duplicates("_c").sort_values("_c")
-    prop, prop_names = pd.factorize(first["property"])
-    db, db_names = pd.factorize(first["database"])
-    y = np.log(normalised_error(curves).to_numpy(dtype=float))
+    code, prop, db, y, coords = curve_index(curves)
     n = curves["n"].to_numpy(dtype=float)
-    coords = {"curve": list(names), "property": list(prop_names), "database": list(db_names)}
     with pm.Model(coords=coords) as model:
         logs = {}
         for name, loc in (("D", 0.0), ("alpha", np.log(0.5)), ("C", np.log(0.3))):
@@ -173,7 +178,6 @@ def naive_model(curves: pd.DataFrame):
 
 
 def fit_naive(curves: pd.DataFrame, args: argparse.Namespace, sampler: str | None) -> dict:
-    import arviz as az
     import pymc as pm
 
     t0 = time.perf_counter()
@@ -190,12 +194,25 @@ def fit_naive(curves: pd.DataFrame, args: argparse.Namespace, sampler: str | Non
                           random_seed=args.seed, model=model, progressbar=False, **kw)
     wall = time.perf_counter() - t0
     post = idata["posterior"].to_dataset()[["log_D", "log_alpha", "log_C"]]
+    post = post.rename({"log_D": "D", "log_alpha": "alpha", "log_C": "C"})
+    compile_s = compile_time(naive_model(curves)) if sampler is None else None
+    return reference_result(idata, post, wall, compile_s)
+
+
+def reference_result(idata, post, wall: float, compile_s: float | None) -> dict:
+    """Diagnostics of a reference model's fit over its curves' ``D``, ``alpha``, ``C``.
+
+    ``post`` holds one variable per curve parameter (or a monotone transform of it: the
+    rank-normalised R-hat and ESS are invariant to those), dimension ``curve``.
+    """
+    import arviz as az
+
     rhat, ess = az.rhat(post), az.ess(post, method="bulk")
     worst_ess, worst = np.inf, ""
-    for v, p in (("log_D", "D"), ("log_alpha", "alpha"), ("log_C", "C")):
+    for v in ("D", "alpha", "C"):
         e = ess[v].to_series()
         if e.min() < worst_ess:
-            worst_ess, worst = float(e.min()), f"{p}[{e.idxmin()}]"
+            worst_ess, worst = float(e.min()), f"{v}[{e.idxmin()}]"
     return {
         "wall": wall,
         "div": int(idata["sample_stats"]["diverging"].sum()),
@@ -204,7 +221,7 @@ def fit_naive(curves: pd.DataFrame, args: argparse.Namespace, sampler: str | Non
         "ess": worst_ess,
         "worst": worst,
         "curves": int(post.sizes["curve"]),
-        "compile": compile_time(naive_model(curves)) if sampler is None else None,
+        "compile": compile_s,
     }
 
 
@@ -223,12 +240,7 @@ def plain_model(curves: pd.DataFrame):
     import pymc as pm
     import pytensor.tensor as pt
 
-    ids = curve_ids(curves)
-    code, names = pd.factorize(ids)
-    first = curves.assign(_c=code).drop_duplicates("_c").sort_values("_c")
-    prop, prop_names = pd.factorize(first["property"])
-    db, db_names = pd.factorize(first["database"])
-    y = np.log(normalised_error(curves).to_numpy(dtype=float))
+    code, prop, db, y, coords = curve_index(curves)
     pts = pd.DataFrame({"c": code, "n": curves["n"].to_numpy(float), "y": y})
     agg = pts.groupby(["c", "n"])["y"].agg(["mean", "count", "var"]).reset_index()
     k = agg["count"].to_numpy(float)
@@ -238,8 +250,7 @@ def plain_model(curves: pd.DataFrame):
     log_nref = pts.assign(l=np.log(pts["n"])).groupby("c")["l"].mean().to_numpy(float)
     x = log_n - log_nref[pc]
     loc = np.array([np.log(0.3), 0.0, np.log(0.5)])
-    coords = {"curve": list(names), "property": list(prop_names), "database": list(db_names),
-              "param": ["log_e_ref", "logit_g", "log_alpha"]}
+    coords = {**coords, "param": ["log_e_ref", "logit_g", "log_alpha"]}
     with pm.Model(coords=coords) as model:
         mu = pm.Normal("mu", loc, 1.0, dims="param")
         s_a = pm.HalfNormal("s_a", 0.5, dims="param")
@@ -265,7 +276,6 @@ def plain_model(curves: pd.DataFrame):
 
 
 def fit_plain(curves: pd.DataFrame, args: argparse.Namespace) -> dict:
-    import arviz as az
     import pymc as pm
     import xarray as xr
 
@@ -285,22 +295,7 @@ def fit_plain(curves: pd.DataFrame, args: argparse.Namespace) -> dict:
     alpha = np.exp(th.sel(param="log_alpha"))
     nref = xr.DataArray(np.exp(model.log_nref), dims="curve", coords={"curve": th["curve"]})
     post = xr.Dataset({"C": e_ref * g, "D": e_ref * (1 - g) * nref**alpha, "alpha": alpha})
-    rhat, ess = az.rhat(post), az.ess(post, method="bulk")
-    worst_ess, worst = np.inf, ""
-    for v in ("D", "alpha", "C"):
-        e = ess[v].to_series()
-        if e.min() < worst_ess:
-            worst_ess, worst = float(e.min()), f"{v}[{e.idxmin()}]"
-    return {
-        "wall": wall,
-        "div": int(idata["sample_stats"]["diverging"].sum()),
-        "steps": float(idata["sample_stats"]["n_steps"].mean()),
-        "rhat": float(max(float(rhat[v].max()) for v in post.data_vars)),
-        "ess": worst_ess,
-        "worst": worst,
-        "curves": int(post.sizes["curve"]),
-        "compile": compile_time(plain_model(curves)),
-    }
+    return reference_result(idata, post, wall, compile_time(plain_model(curves)))
 
 
 # --------------------------------------------------------------------------- output
