@@ -256,7 +256,7 @@ def fit(
         float | None,
         typer.Option(
             help="Fixed NUTS target acceptance rate (higher: fewer divergences). Default: "
-            "'auto', 0.95 with a non-centred refit at 0.99 after any divergence."
+            "'auto', 0.95 with a refit at 0.99 after any divergence."
         ),
     ] = None,
     law: Annotated[str, typer.Option(help="power_gap | power | broken_power")] = "power_gap",

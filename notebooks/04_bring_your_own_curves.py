@@ -295,7 +295,8 @@ display(curves.head())
 # ### Fit the scaling law with a transfer gap
 #
 # `ScalingLawModel` defaults to the paper's law `power_gap`, `error = D n^-α + C`. Grouping
-# columns with a single level, or with one curve per level, are dropped automatically
+# columns with a single level, one curve per level, or fewer than two levels with several
+# curves are dropped automatically
 # (`dropped_groups_` says why); here all three curves are pooled around one population mean.
 
 # %%

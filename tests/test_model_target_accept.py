@@ -45,9 +45,9 @@ def test_divergences_trigger_one_refit_at_the_higher_rate(monkeypatch, tmp_path)
     assert model.convergence.divergences == 0
     note = model.convergence.note
     assert "3 divergent transitions at target_accept 0.95 (centring='auto')" in note
-    assert "sampled again at target_accept 0.99 with centring='noncentred'" in note
-    assert model.centring_used_ == "noncentred"
-    assert model.idata.attrs["centring_used"] == "noncentred"
+    assert "sampled again at target_accept 0.99" in note and "with centring" not in note
+    assert model.centring_used_ == "auto"
+    assert model.idata.attrs["centring_used"] == "auto"
     assert note in model.convergence.message
     assert model.idata.attrs["target_accept_used"] == AUTO_TARGET_ACCEPT[1]
     # the note and the kept settings survive save -> load
@@ -55,7 +55,7 @@ def test_divergences_trigger_one_refit_at_the_higher_rate(monkeypatch, tmp_path)
     model.save(path)
     loaded = ScalingLawModel.load(path)
     assert loaded.convergence.note == note
-    assert loaded.target_accept_ == AUTO_TARGET_ACCEPT[1] and loaded.centring_used_ == "noncentred"
+    assert loaded.target_accept_ == AUTO_TARGET_ACCEPT[1] and loaded.centring_used_ == "auto"
 
 
 def test_no_divergence_no_refit(monkeypatch):
@@ -85,12 +85,20 @@ def test_a_fixed_rate_is_never_raised(monkeypatch, settings):
     assert model.convergence.divergences == 5
 
 
-def test_the_fallback_samples_the_same_graph_non_centred(monkeypatch):
+def test_the_fallback_samples_the_same_graph_with_the_same_weights(monkeypatch):
     WEIGHTS.clear()
     _recording(monkeypatch, {AUTO_TARGET_ACCEPT[0]: 1})
     model = ScalingLawModel(**SMALL).fit(standard_curves())
     first, second = WEIGHTS
-    assert (first > 0).any() and (second == 0).all()
-    # the stored theta uses the weights of the attempt that was kept
+    assert (first > 0).any() and (second == first).all()
     assert np.isfinite(model.idata["posterior"]["theta"].values).all()
+    assert model.centring_used_ == "auto"
+
+
+def test_an_explicit_centring_is_kept_by_the_fallback(monkeypatch):
+    WEIGHTS.clear()
+    _recording(monkeypatch, {AUTO_TARGET_ACCEPT[0]: 1})
+    model = ScalingLawModel(**{**SMALL, "centring": "noncentred"}).fit(standard_curves())
+    first, second = WEIGHTS
+    assert (first == 0).all() and (second == 0).all()
     assert model.centring_used_ == "noncentred"

@@ -23,6 +23,13 @@ DEFAULT_GROUPS: tuple[str, ...] = ("property", "database", "strategy")
 GROUPABLE: tuple[str, ...] = (*CURVE_KEYS, "unit", "family")
 #: Sum of squares floor (an exactly zero within-point spread would make the Gamma term -inf).
 SS_FLOOR: float = 1e-12
+#: A grouping column is kept only when at least this many of its levels hold two or more
+#: curves: the spread between levels is told apart from the curve-to-curve spread only by
+#: replicated levels. The headline curves' ``database`` (one curve per source database, four
+#: scratch curves under ``none``) has one, so it is dropped there: kept, its effects and the
+#: curve deviations were two names for the same thing and the posterior was a ridge (600
+#: leapfrog steps per draw, divergences; issue 15).
+MIN_REPLICATED_LEVELS: int = 2
 
 
 @dataclass(frozen=True)
@@ -198,6 +205,13 @@ def prepare(curves: pd.DataFrame, groups: Sequence[str] | None) -> CurveData:
             dropped[col] = (
                 "one curve per level: the group effect is not identifiable from the curve-level "
                 "deviation"
+            )
+            continue
+        replicated = int((values.value_counts() >= 2).sum())
+        if replicated < MIN_REPLICATED_LEVELS:
+            dropped[col] = (
+                f"only {replicated} of its {len(levels)} levels hold more than one curve: the "
+                "spread between its levels is not told apart from the curve-level deviation"
             )
             continue
         lookup = {lvl: i for i, lvl in enumerate(levels)}

@@ -20,6 +20,12 @@ from bayes_scaling.models._data import GroupSpec
 #: fewer residual degrees of freedom than this after the group effects (see
 #: :func:`centring_weights`).
 MIN_RESIDUAL_DOF: int = 3
+#: Curve weights are computed at this fraction of the moment estimate of ``tau_curve``: the
+#: posterior of a spread reaches well below its point estimate, and a parameter sampled
+#: centred while its spread is small is a funnel (divergences on the real headline curves
+#: with the plain estimate, none with 0.3; issue 15). A parameter the data pin down still
+#: gets a weight near 1.
+TAU_SHRINK: float = 0.3
 
 
 def _paule_mandel(resid2: np.ndarray, var: np.ndarray, dof: float, upper: float) -> float:
@@ -51,6 +57,7 @@ def centring_weights(
     groups: Sequence[GroupSpec],
     *,
     max_sd: float,
+    prior_sd: np.ndarray | None = None,
     iterations: int = 25,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Partial-centring weights from per-curve estimates (empirical Bayes).
@@ -59,13 +66,16 @@ def centring_weights(
     is decomposed into a population mean, additive group effects and a curve residual by
     precision-weighted backfitting; the curve-level and group-level variances are
     Paule-Mandel moment estimates (curves with huge ``se`` barely count). A curve's
-    weight is ``tau^2 / (tau^2 + se^2)``: near 1 where its data pin the parameter down
+    weight is ``t^2 / (t^2 + se^2)``, ``t`` = :data:`TAU_SHRINK` x ``tau`` (robust to
+    the posterior of ``tau`` reaching low): near 1 where its data pin the parameter down
     more tightly than the hierarchy does (centred), near 0 where they do not
     (non-centred). A grouping column's weight for a parameter is the mean over its levels
     of ``tau_g^2 / (tau_g^2 + v_l)``, ``v_l`` the sampling variance of the level's effect.
     When the group effects leave fewer than :data:`MIN_RESIDUAL_DOF` residual degrees of
-    freedom, a curve's own deviation is not identified apart from its groups' (however
-    precise the curve) and every curve weight is 0.
+    freedom the spread cannot be estimated: the weights use ``prior_sd`` (the prior mean
+    spread per parameter) in its place, or are all 0 without it. (Non-centred deviations
+    of a parameter the data pin down, such as the error at ``n_ref``, leave a thin ridge
+    along the population mean: 3 pooled curves mixed with bulk ESS ~80 that way.)
 
     Returns
     -------
@@ -105,9 +115,14 @@ def centring_weights(
             for g in groups:
                 e, v = effects[g.column][:, j], level_var[g.column][:, j]
                 tau_g2[g.column][j] = _paule_mandel(e**2, v, len(g.levels) - 1, upper)
-    weights = {"curve": tau_c2[None, :] / (tau_c2[None, :] + var)}
+    low2 = TAU_SHRINK**2 * tau_c2[None, :]
+    weights = {"curve": low2 / (low2 + var)}
     if dof < MIN_RESIDUAL_DOF:
-        weights["curve"][:] = 0.0
+        if prior_sd is None:
+            weights["curve"][:] = 0.0
+        else:  # too few curves to estimate the spread: the prior's (mean) spread instead
+            low2 = (TAU_SHRINK * np.asarray(prior_sd, dtype=float))[None, :] ** 2
+            weights["curve"] = low2 / (low2 + var)
     for g in groups:
         w = tau_g2[g.column][None, :] / (tau_g2[g.column][None, :] + level_var[g.column])
         weights[g.column] = w.mean(axis=0)

@@ -12,6 +12,7 @@ Model (per curve ``c``, point ``i`` = a distinct size ``n`` of that curve, seed 
     m_c(n)     = law(log n - log n_ref; theta_c)       # see bayes_scaling.models.laws
     theta_c    ~ Normal(mu + sum_j effect_j[level_j(c)], tau_curve)
     effect_j   ~ ZeroSumNormal(tau_j)                  # fixed tau_j = group_sd for < 3 levels
+                                                   # (sampled as L - 1 Helmert contrasts)
     log sigma_c ~ Normal(mu_log_sigma, tau_log_sigma)
 
 (``theta_c`` and ``effect_j`` are sampled partially centred, with weights chosen from a
@@ -35,6 +36,8 @@ Seed aggregation (default for the Normal likelihood)
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -64,6 +67,30 @@ def is_pooled(group: Any) -> bool:
 def pooled_groups(data: CurveData) -> list[Any]:
     """Return the grouping columns of ``data`` whose effects have a learnt spread."""
     return [g for g in data.groups if is_pooled(g)]
+
+
+def contrast_dim(group: Any) -> str:
+    """Name of the dimension of a grouping column's sampled zero-sum contrasts."""
+    return f"{group.column}_contrast"
+
+
+@functools.cache
+def zero_sum_basis(levels: int) -> np.ndarray:
+    """Orthonormal basis ``(levels, levels - 1)`` of the vectors that sum to zero.
+
+    ``u @ basis.T`` with ``u ~ Normal(0, s)`` (``levels - 1`` independent contrasts) is
+    distributed as PyMC's ``ZeroSumNormal(s)`` over ``levels`` (covariance ``s^2 (I - 1
+    1^T / levels)``); the graph samples the contrasts, which compiles several times faster
+    than ``ZeroSumNormal`` and its transform (issue 15). Columns: normalised Helmert
+    contrasts.
+    """
+    out = np.zeros((levels, max(levels - 1, 0)))
+    for j in range(1, levels):
+        out[:j, j - 1] = 1.0
+        out[j, j - 1] = -float(j)
+        out[:, j - 1] /= math.sqrt(j * (j + 1))
+    out.setflags(write=False)
+    return out
 
 
 def build_pymc_model(
@@ -115,6 +142,7 @@ def build_pymc_model(
     }
     for g in data.groups:
         coords[g.column] = g.levels
+        coords[contrast_dim(g)] = np.arange(len(g.levels) - 1)
     ss_idx = data.ss_points
     if aggregate:
         if ss_idx.size and observed_rvs:
@@ -132,23 +160,27 @@ def build_pymc_model(
             lin = mu[None, :]
             for g in data.groups:
                 idx = pm.Data(f"{g.column}_index", g.curve_index, dims="curve")
+                basis = pt.as_tensor_variable(zero_sum_basis(len(g.levels)))
                 if not is_pooled(g):  # too few levels to learn a spread: fixed effects
-                    z = pm.ZeroSumNormal(
-                        f"z_{g.column}",
-                        sigma=np.full((len(P), 1), priors.group_sd),
-                        dims=("param", g.column),
+                    u = pm.Normal(
+                        f"z_{g.column}", 0.0, priors.group_sd, dims=("param", contrast_dim(g))
                     )
-                    lin = lin + z.T[idx]
+                    lin = lin + pt.dot(u, basis.T).T[idx]
                     continue
-                log_tau = pt.log(_sd_rv(f"tau_{g.column}", priors.group_sd, priors))
+                spread = priors.spread(priors.group_sd, P)
+                log_tau = pt.log(_sd_rv(f"tau_{g.column}", spread, priors))
                 w = pm.Data(
                     f"centring_weight_{g.column}", weights.get(g.column, zeros_p), dims="param"
                 )
-                z = pm.ZeroSumNormal(
-                    f"z_{g.column}", sigma=pt.exp(w * log_tau)[:, None], dims=("param", g.column)
-                )
+                u = pm.Normal(
+                    f"z_{g.column}", 0.0, pt.exp(w * log_tau)[:, None],
+                    dims=("param", contrast_dim(g)),
+                )  # fmt: skip
+                z = pt.dot(u, basis.T)  # (param, level), sums to zero over the levels
                 lin = lin + (pt.exp((1.0 - w) * log_tau)[:, None] * z).T[idx]
-            log_tau_c = pt.log(_sd_rv("tau_curve", priors.curve_sd, priors))[None, :]
+            log_tau_c = pt.log(_sd_rv("tau_curve", priors.spread(priors.curve_sd, P), priors))[
+                None, :
+            ]
             w = pm.Data(
                 "centring_weight",
                 weights.get("curve", np.zeros((data.n_curves, len(P)))),
@@ -259,7 +291,8 @@ def latent_to_theta(
     lin = post["mu"].transpose("chain", "draw", "param").values[:, :, None, :]
     out: dict[str, Any] = {}
     for g in data.groups:
-        z = post[f"z_{g.column}"].transpose("chain", "draw", g.column, "param").values
+        u = post[f"z_{g.column}"].transpose("chain", "draw", contrast_dim(g), "param").values
+        z = np.einsum("lk,cdkp->cdlp", zero_sum_basis(len(g.levels)), u)
         if f"tau_{g.column}" in post:
             w = np.asarray(centring.get(g.column, np.zeros(len(P))), dtype=float)
             tau = post[f"tau_{g.column}"].transpose("chain", "draw", "param").values
@@ -278,11 +311,14 @@ def latent_to_theta(
     return xr.Dataset(out, coords=coords)
 
 
-def _sd_rv(name: str, scale: float, priors: Priors) -> Any:
-    """Prior of a group/curve standard deviation (``Priors.sd_family``), dims ``param``."""
+def _sd_rv(name: str, scale: np.ndarray, priors: Priors) -> Any:
+    """Prior of a group/curve standard deviation (``Priors.sd_family``), dims ``param``.
+
+    ``scale``: one prior mean (Gamma) or scale (HalfNormal) per parameter.
+    """
     import pymc as pm
 
     if priors.sd_family == "gamma":
-        shape, rate = sd_prior(scale)
-        return pm.Gamma(name, alpha=shape, beta=rate, dims="param")
+        shape = sd_prior(1.0)[0]
+        return pm.Gamma(name, alpha=shape, beta=shape / np.asarray(scale), dims="param")
     return pm.HalfNormal(name, scale, dims="param")

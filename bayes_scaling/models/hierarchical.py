@@ -82,8 +82,9 @@ class ScalingLawModel(FittedState):
     groups : sequence of str, optional
         Curve-level columns whose levels get partially pooled effects (crossed, additive).
         Default: ``property``, ``database`` and ``strategy`` where present. ``[]`` pools
-        all curves around one population mean. Columns with a single level, or with one
-        curve per level, are dropped (see ``dropped_groups_``).
+        all curves around one population mean. Columns with a single level, with one
+        curve per level, or with fewer than two levels that hold several curves are dropped
+        (see ``dropped_groups_``).
     priors : Priors or dict, optional
         Prior hyper-parameters (:class:`~bayes_scaling.models.priors.Priors`).
     law : {"power_gap", "power", "broken_power"}
@@ -106,21 +107,20 @@ class ScalingLawModel(FittedState):
     centring : {"auto", "noncentred", "centred"}
         Parameterisation of the curve-level deviations and group effects (the posterior is
         the same, only the sampler's geometry changes). ``"auto"`` (default) partially
-        centres each curve parameter with weight ``w = tau^2 / (tau^2 + se^2)``
+        centres each curve parameter with weight ``w = t^2 / (t^2 + se^2)``
         (Papaspiliopoulos et al. 2007) from the per-curve least-squares standard error
-        ``se`` and a Paule-Mandel estimate of the between-curve spread ``tau``
-        (:func:`centring_weights`), and each group effect likewise: centred where the data
-        pin a parameter down (the error at ``n_ref``), non-centred where they do not (a
-        flat curve's gap fraction, which least squares leaves at a bound: ``se = inf``).
-        When the group effects leave fewer than :data:`MIN_RESIDUAL_DOF` residual degrees of
-        freedom, a curve's own deviation is not identified apart from its groups' and the
-        curve level is sampled non-centred. ``"noncentred"`` fixes every weight at 0,
-        ``"centred"`` at 1.
+        ``se`` and ``t`` = 0.3 x a Paule-Mandel estimate of the between-curve spread
+        (:func:`centring_weights`; 0.3 because the posterior of a spread reaches well below
+        its estimate, and a centred parameter with a small spread is a funnel), and each
+        group effect likewise: centred where the data pin a parameter down (the error at
+        ``n_ref``), non-centred where they do not (a flat curve's gap fraction, which least
+        squares leaves at a bound: ``se = inf``). When the group effects leave fewer than
+        :data:`MIN_RESIDUAL_DOF` residual degrees of freedom, the prior's mean spread takes
+        the estimate's place. ``"noncentred"`` fixes every weight at 0, ``"centred"`` at 1.
     target_accept : float or "auto"
         NUTS target acceptance rate. ``"auto"`` (default, :data:`AUTO_TARGET_ACCEPT`):
         sample at 0.95; if that run has any divergent transition, sample again (same
-        compiled model, same seed) at 0.99 and, when ``centring="auto"``, fully
-        non-centred, the slowest but most robust setting; the convergence report says so
+        compiled model, same seed, same centring) at 0.99; the convergence report says so
         (``convergence.note``; ``target_accept_`` and ``centring_used_`` hold what was
         kept). A number fixes the rate (one run, no fallback). On well-identified curves
         the first run is kept (about 13 s for 18 curves on 2 cores, benchmarks/README.md);

@@ -76,11 +76,12 @@ def new_curve_params(
         )
     else:  # single-curve fit: curve-to-curve spread comes from its prior
         theta = np.repeat(flat("theta", "curve", "param")[:, :1, :], m, axis=1)
+        scale = priors.spread(priors.curve_sd, P)
         if priors.sd_family == "gamma":
-            shape, rate = sd_prior(priors.curve_sd)
-            tau_c = rng.gamma(shape, 1.0 / rate, (S, 1, len(P)))
+            shape = sd_prior(1.0)[0]
+            tau_c = rng.gamma(shape, scale / shape, (S, 1, len(P)))
         else:
-            tau_c = np.abs(priors.curve_sd * rng.standard_normal((S, 1, len(P))))
+            tau_c = np.abs(scale * rng.standard_normal((S, 1, len(P))))
         theta += tau_c * rng.standard_normal((S, m, len(P)))
         log_sigma = np.repeat(flat("log_sigma", "curve")[:, :1], m, axis=1)
     params = {p: theta[..., j] for j, p in enumerate(P)}

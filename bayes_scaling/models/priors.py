@@ -29,7 +29,9 @@ mu[log_e_ref]       Normal(log 0.5, 1.0)        e_ref in about [0.10, 2.6]
 mu[logit_gap]       Normal(0, 1.5)              gap fraction g in about [0.08, 0.92]
 mu[log_alpha]       Normal(log 0.5, 0.75)       alpha in about [0.15, 1.7]
 tau_<group>         Gamma(2, 4) (mean 0.5)      spread of a group's effects: [0.09, 1.2]
+                    x spread_scale (1, 2, 0.4)  for log_e_ref, logit_gap, log_alpha
 tau_curve           Gamma(2, 4) (mean 0.5)      curve-to-curve spread within groups
+                    x spread_scale              (as tau_<group>)
 mu_log_sigma        Normal(log 0.1, 1.0)        typical seed-to-seed log-error noise
 tau_log_sigma       Gamma(2, 4)                 spread of log sigma across curves (mode 0.25)
 nu (StudentT)       Gamma(2, 0.1)               tail weight of the StudentT likelihood
@@ -62,9 +64,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from bayes_scaling.exceptions import BayesScalingError
@@ -113,6 +117,16 @@ class Priors:
         Gamma(shape, rate) prior on ``tau_log_sigma``.
     nu : tuple of float
         Gamma(shape, rate) prior on the StudentT degrees of freedom.
+    spread_scale : tuple of float
+        Per curve parameter (``log_e_ref``, ``logit_gap``, ``log_alpha``), the factor by
+        which ``group_sd`` and ``curve_sd`` are multiplied for that parameter's spreads
+        (default ``(1, 2, 0.4)``: prior mean spreads 0.5, 1.0 and 0.2 with the default
+        scales). Decay rates vary less between curves than plateaus do; with one scale for
+        all three, a flat curve could be explained either by its gap or by a decay rate
+        near zero, and the posterior of the real headline curves split between the two
+        explanations (R-hat up to 1.22, issue 15). Fixed effects (grouping columns with
+        fewer than 3 levels) keep ``group_sd``: they are systematic differences (transfer
+        vs scratch), not spreads.
     delta_log_alpha_sd : float
         Broken power law: Normal scale of ``log alpha2 - log alpha``.
     log_break_sd_factor : float
@@ -136,6 +150,7 @@ class Priors:
     log_sigma: tuple[float, float] = (math.log(0.1), 1.0)
     log_sigma_sd: tuple[float, float] = (2.0, 4.0)
     nu: tuple[float, float] = (2.0, 0.1)
+    spread_scale: tuple[float, float, float] = (1.0, 2.0, 0.4)
     delta_log_alpha_sd: float = 0.5
     log_break_sd_factor: float = 0.5
     sd_family: str = "gamma"
@@ -156,6 +171,20 @@ class Priors:
             if name in ("log_sigma_sd", "nu") and pair[0] <= 0:
                 raise BayesScalingError(f"Prior {name!r}: the Gamma shape must be > 0.")
             object.__setattr__(self, name, pair)
+        try:
+            spread = tuple(float(v) for v in self.spread_scale)
+        except TypeError as exc:
+            raise BayesScalingError(
+                f"Prior 'spread_scale' must be three numbers, got {self.spread_scale!r}."
+            ) from exc
+        if len(spread) != len(CURVE_PARAMS) or not all(
+            math.isfinite(v) and v > 0 for v in spread
+        ):
+            raise BayesScalingError(
+                f"Prior 'spread_scale' must be {len(CURVE_PARAMS)} finite numbers > 0 (one per "
+                f"{', '.join(CURVE_PARAMS)}), got {self.spread_scale!r}."
+            )
+        object.__setattr__(self, "spread_scale", spread)
         if self.sd_family not in SD_FAMILIES:
             raise BayesScalingError(
                 f"Prior 'sd_family' must be one of {SD_FAMILIES}, got {self.sd_family!r}."
@@ -173,6 +202,11 @@ class Priors:
             shape, rate = sd_prior(scale)
             return f"Gamma({shape:.3g}, {rate:.3g}) (mean {scale:.3g})"
         return f"HalfNormal({scale:.3g})"
+
+    def spread(self, base: float, params: Sequence[str]) -> np.ndarray:
+        """Prior mean (scale) of each parameter's spread: ``base`` times its ``spread_scale``."""
+        factor = dict(zip(CURVE_PARAMS, self.spread_scale, strict=True))
+        return np.array([float(base) * factor[p] for p in params])
 
     def location(self, param: str) -> tuple[float, float]:
         """Return the Normal ``(mu, sigma)`` of the population mean of ``param``."""
@@ -221,12 +255,13 @@ class Priors:
             (
                 "tau_<group>",
                 self.sd_text(self.group_sd),
-                "sd of each grouping column's effects (zero-sum)",
+                "sd of each grouping column's effects (zero-sum); x spread_scale "
+                f"{tuple(round(v, 3) for v in self.spread_scale)} per parameter",
             ),
             (
                 "tau_curve",
                 self.sd_text(self.curve_sd),
-                "sd of curve-level deviations",
+                "sd of curve-level deviations; x spread_scale per parameter",
             ),
             (
                 "mu_log_sigma",
