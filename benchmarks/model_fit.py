@@ -147,11 +147,7 @@ def fit_het(curves: pd.DataFrame, args: argparse.Namespace) -> dict:
     parameter (the model's own convergence report), not just the curve parameters."""
     model = ScalingLawModel(draws=args.draws, chains=args.chains, random_seed=args.seed,
                             **({} if args.tune is None else {"tune": args.tune}))
-    t0 = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model.fit(curves)
-    wall = time.perf_counter() - t0
+    wall = timed_fit(model, curves)
     rep = model.convergence_
     worst = rep.worst(1).iloc[0]
     stats = model.idata["sample_stats"]
@@ -187,11 +183,7 @@ def fit_ours(curves: pd.DataFrame, args: argparse.Namespace, compile_too: bool =
         extra["tune"] = args.tune
     model = ScalingLawModel(draws=args.draws, chains=args.chains,
                             random_seed=args.seed, **extra)
-    t0 = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model.fit(curves)
-    wall = time.perf_counter() - t0
+    wall = timed_fit(model, curves)
     s = model.summary(level="curve")
     s = s[s["parameter"].isin(["D", "alpha", "C"]) & (s["scale"] != "original")]
     stats = model.idata["sample_stats"]
@@ -206,6 +198,15 @@ def fit_ours(curves: pd.DataFrame, args: argparse.Namespace, compile_too: bool =
         "curves": int(s["name"].nunique()),
         "compile": compile_time(model.build_model(curves)) if compile_too else None,
     }
+
+
+def timed_fit(model: ScalingLawModel, curves: pd.DataFrame) -> float:
+    """Fit ``model`` to ``curves`` (warnings silenced); return the wall time in seconds."""
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(curves)
+    return time.perf_counter() - t0
 
 
 def compile_time(pm_model) -> float:
