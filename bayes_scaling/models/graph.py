@@ -319,6 +319,6 @@ def _sd_rv(name: str, scale: np.ndarray, priors: Priors) -> Any:
     import pymc as pm
 
     if priors.sd_family == "gamma":
-        shape = sd_prior(1.0)[0]
-        return pm.Gamma(name, alpha=shape, beta=shape / np.asarray(scale), dims="param")
+        shape, rate = sd_prior(scale)
+        return pm.Gamma(name, alpha=shape, beta=rate, dims="param")
     return pm.HalfNormal(name, scale, dims="param")

@@ -78,8 +78,8 @@ def new_curve_params(
         theta = np.repeat(flat("theta", "curve", "param")[:, :1, :], m, axis=1)
         scale = priors.spread(priors.curve_sd, P)
         if priors.sd_family == "gamma":
-            shape = sd_prior(1.0)[0]
-            tau_c = rng.gamma(shape, scale / shape, (S, 1, len(P)))
+            shape, rate = sd_prior(scale)
+            tau_c = rng.gamma(shape, 1.0 / rate, (S, 1, len(P)))
         else:
             tau_c = np.abs(scale * rng.standard_normal((S, 1, len(P))))
         theta += tau_c * rng.standard_normal((S, m, len(P)))

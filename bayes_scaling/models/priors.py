@@ -79,9 +79,13 @@ SD_FAMILIES: tuple[str, ...] = ("halfnormal", "gamma")
 SD_PRIOR_SHAPE: float = 2.0
 
 
-def sd_prior(mean: float) -> tuple[float, float]:
-    """Return ``(shape, rate)`` of the boundary-avoiding Gamma prior with mean ``mean``."""
-    return SD_PRIOR_SHAPE, SD_PRIOR_SHAPE / float(mean)
+def sd_prior(mean: Any) -> tuple[float, Any]:
+    """Return ``(shape, rate)`` of the boundary-avoiding Gamma prior with mean ``mean``.
+
+    ``mean`` may be an array (one mean per parameter): the rate is then an array too.
+    """
+    rate = SD_PRIOR_SHAPE / np.asarray(mean, dtype=float)
+    return SD_PRIOR_SHAPE, float(rate) if rate.ndim == 0 else rate
 
 
 #: Names of the hierarchical curve-level parameters, in order.
