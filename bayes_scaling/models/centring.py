@@ -116,16 +116,12 @@ def centring_weights(
                 e, v = effects[g.column][:, j], level_var[g.column][:, j]
                 tau_g2[g.column][j] = _paule_mandel(e**2, v, len(g.levels) - 1, upper)
     if dof >= MIN_RESIDUAL_DOF:
-        spread2 = tau_c2
+        low2 = TAU_SHRINK**2 * tau_c2[None, :]
     elif prior_sd is not None:  # too few curves to estimate the spread: the prior's mean
-        spread2 = np.asarray(prior_sd, dtype=float) ** 2
+        low2 = (TAU_SHRINK * np.asarray(prior_sd, dtype=float))[None, :] ** 2
     else:
-        spread2 = None
-    if spread2 is None:
-        weights = {"curve": np.zeros_like(theta, dtype=float)}
-    else:
-        low2 = TAU_SHRINK**2 * spread2[None, :]
-        weights = {"curve": low2 / (low2 + var)}
+        low2 = None
+    weights = {"curve": np.zeros_like(var) if low2 is None else low2 / (low2 + var)}
     for g in groups:
         w = tau_g2[g.column][None, :] / (tau_g2[g.column][None, :] + level_var[g.column])
         weights[g.column] = w.mean(axis=0)
