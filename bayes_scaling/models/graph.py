@@ -64,11 +64,6 @@ def is_pooled(group: Any) -> bool:
     return len(group.levels) >= MIN_POOLED_LEVELS
 
 
-def pooled_groups(data: CurveData) -> list[Any]:
-    """Return the grouping columns of ``data`` whose effects have a learnt spread."""
-    return [g for g in data.groups if is_pooled(g)]
-
-
 def contrast_dim(group: Any) -> str:
     """Name of the dimension of a grouping column's sampled zero-sum contrasts."""
     return f"{group.column}_contrast"
@@ -259,14 +254,6 @@ def build_pymc_model(
             else:
                 pm.Normal("log_error", mean[op], sigma[oc], observed=y, dims="obs")
     return model
-
-
-def weight_data(centring: Mapping[str, np.ndarray], data: CurveData) -> dict[str, np.ndarray]:
-    """Return the centring weights keyed by the model's data containers."""
-    out = {"centring_weight": centring["curve"]} if data.n_curves > 1 else {}
-    for g in pooled_groups(data):
-        out[f"centring_weight_{g.column}"] = centring[g.column]
-    return out
 
 
 def latent_to_theta(

@@ -337,14 +337,9 @@ class ScalingLawModel(FittedState):
         sample_seed, predict_seed = ss.spawn(2)
         run = sample_with_fallback(
             model,
-            data,
-            law,
-            priors,
             centring=self.centring,
             target_accept=self.target_accept,
-            init=self.init,
-            weights=centring,
-            start=start,
+            initial_values=start if self.init == "least_squares" else None,
             sampler=self.sampler,
             draws=self.draws,
             tune=self.tune,
@@ -354,17 +349,17 @@ class ScalingLawModel(FittedState):
             cache_key=self._cache_key(data),
             sampler_kwargs=self.sampler_kwargs,
         )
-        self.centring_used_ = run.centring_setting
+        self.centring_used_ = self.centring
         self.target_accept_ = run.target_accept
         self.data_ = data
         self.model_ = model
         self.random_seed_ = int(seed)
         self._predict_seed = int(predict_seed.generate_state(1)[0])
         self.idata_ = assemble_idata(
-            run.trace, data, law, likelihood, run.weights, root_attrs(self, data)
+            run.trace, data, law, likelihood, centring, root_attrs(self, data)
         )
         self.idata_.attrs["target_accept_used"] = float(run.target_accept)
-        self.idata_.attrs["centring_used"] = run.centring_setting
+        self.idata_.attrs["centring_used"] = self.centring
         self.idata_.attrs["sampling_note"] = "; ".join(run.notes)
         self.convergence_ = ConvergenceReport.from_idata(self.idata_)
         if self.check_convergence:

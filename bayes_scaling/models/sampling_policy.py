@@ -7,11 +7,11 @@ backends (:mod:`bayes_scaling.models.samplers`):
     Centring weights of the parameterisation and each chain's start, both from the
     per-curve least-squares fit (:mod:`bayes_scaling.models.centring`).
 :func:`attempts`
-    The ``(centring, target_accept)`` settings to try, in order (``target_accept="auto"``:
+    The ``target_accept`` rates to try, in order (``target_accept="auto"``:
     :data:`AUTO_TARGET_ACCEPT`).
 :func:`sample_with_fallback`
-    Sample at the first setting; after any divergence, sample again at the next one (same
-    compiled model, same seed, new centring weights), and say why in a note.
+    Sample at the first rate; after any divergence, sample again at the next one (same
+    compiled model, same seed, same centring weights), and say why in a note.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ import xarray as xr
 from bayes_scaling.models._data import CurveData
 from bayes_scaling.models.baseline import _fit_prepared
 from bayes_scaling.models.centring import centring_weights
-from bayes_scaling.models.graph import weight_data
 from bayes_scaling.models.laws import ScalingLaw, get_law
 from bayes_scaling.models.priors import Priors
 from bayes_scaling.models.samplers import sample_model
@@ -95,47 +94,37 @@ def start_values(
     return weights, start
 
 
-def attempts(
-    centring: str, target_accept: float | str, kwargs: dict[str, Any]
-) -> list[tuple[str, float]]:
-    """Return the ``(centring, target_accept)`` settings to try, in order.
+def attempts(target_accept: float | str, kwargs: dict[str, Any]) -> list[float]:
+    """Return the ``target_accept`` rates to try, in order.
 
     Pops ``target_accept`` from ``kwargs`` (the sampler keyword arguments override the
     argument): a fixed rate is one attempt. ``target_accept="auto"``:
-    :data:`AUTO_TARGET_ACCEPT`, the second attempt (only after a divergence) with the same
+    :data:`AUTO_TARGET_ACCEPT`, the second attempt only after a divergence, with the same
     centring. (It used to be fully non-centred; with the data pinning a parameter down,
     such as the error at ``n_ref`` or a clean curve's decay rate, that is a thin ridge:
     three pooled curves mixed with bulk ESS ~30, issue 15.)
     """
     if "target_accept" in kwargs:
-        return [(centring, float(kwargs.pop("target_accept")))]
+        return [float(kwargs.pop("target_accept"))]
     if target_accept != "auto":
-        return [(centring, float(target_accept))]
-    first, second = AUTO_TARGET_ACCEPT
-    return [(centring, first), (centring, second)]
+        return [float(target_accept)]
+    return list(AUTO_TARGET_ACCEPT)
 
 
 class SampledFit(NamedTuple):
-    """What :func:`sample_with_fallback` kept: the last run and the settings it used."""
+    """What :func:`sample_with_fallback` kept: the last run and its acceptance rate."""
 
     trace: xr.DataTree
-    centring_setting: str
     target_accept: float
-    weights: dict[str, np.ndarray]
     notes: list[str]
 
 
 def sample_with_fallback(
     model: Any,
-    data: CurveData,
-    law: ScalingLaw,
-    priors: Priors,
     *,
     centring: str,
     target_accept: float | str,
-    init: str,
-    weights: dict[str, np.ndarray],
-    start: dict[str, np.ndarray],
+    initial_values: Mapping[str, np.ndarray] | None,
     sampler: str,
     draws: int,
     tune: int,
@@ -145,22 +134,16 @@ def sample_with_fallback(
     cache_key: Hashable,
     sampler_kwargs: Mapping[str, Any] | None,
 ) -> SampledFit:
-    """Sample ``model`` under the policy of :func:`attempts`; keep the last run.
+    """Sample ``model`` at the rates of :func:`attempts`; keep the last run.
 
-    ``weights`` and ``start`` are those ``model`` was built with (:func:`start_values` of
-    ``centring``). An attempt with another centring setting sets new weights in the same
-    compiled graph (``pm.set_data``). The next attempt runs only after a divergence; each
-    fallback adds a note saying why.
+    The next attempt (same compiled model, same seed, same centring weights: ``centring``
+    only names them in the notes) runs only after a divergence; each fallback adds a note
+    saying why.
     """
-    import pymc as pm
-
     kwargs = dict(sampler_kwargs or {})
-    plan = attempts(centring, target_accept, kwargs)
+    plan = attempts(target_accept, kwargs)
     notes = []
-    for i, (setting, rate) in enumerate(plan):
-        if setting != centring:  # the fallback: new weights, same compiled graph
-            weights, start = start_values(data, law, priors, centring=setting, init=init)
-            pm.set_data(weight_data(weights, data), model=model)
+    for i, rate in enumerate(plan):
         trace = sample_model(
             model,
             sampler=sampler,
@@ -169,19 +152,16 @@ def sample_with_fallback(
             chains=chains,
             cores=cores,
             random_seed=random_seed,
-            initial_values=start if init == "least_squares" else None,
+            initial_values=initial_values,
             cache_key=cache_key,
             sampler_kwargs={"target_accept": rate, **kwargs},
         )
         n_div = int(trace["sample_stats"]["diverging"].sum())
         if n_div == 0 or i == len(plan) - 1:
             break
-        nxt, nxt_rate = plan[i + 1]
-        how = f"at target_accept {nxt_rate:g}" + (
-            f" with centring='{nxt}'" if nxt != setting else ""
-        )
         notes.append(
             f"{n_div} divergent transitions at target_accept {rate:g} "
-            f"(centring='{setting}'), so the fit was sampled again {how}"
+            f"(centring='{centring}'), so the fit was sampled again at target_accept "
+            f"{plan[i + 1]:g}"
         )
-    return SampledFit(trace, setting, rate, weights, notes)
+    return SampledFit(trace, rate, notes)
