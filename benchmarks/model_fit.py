@@ -6,7 +6,7 @@ Usage::
     .venv/bin/python benchmarks/model_fit.py --quick          # draws = tune = 300
     .venv/bin/python benchmarks/model_fit.py --only compare sim1 --draws 500 --tune 500
 
-Cases (``--only`` picks a subset; default all):
+Cases (``--only`` picks a subset; default all but the heterogeneous sets):
 
 ``compare``
     Simulated data, 18 curves (6 properties x 3 databases) x 8 sizes x 5 seeds
