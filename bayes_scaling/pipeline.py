@@ -437,7 +437,11 @@ def run_pipeline(
         targets=chosen,
         convergence=model.convergence,
         surface_convergence=surf.models[surf.chosen].convergence if surf else None,
-        summary_notes=[headline_sentence(headline), *(surf.notes[-1:] if surf else ())],
+        summary_notes=[
+            headline_sentence(headline),
+            model.extrapolation_spread_.sentence(),
+            *(surf.notes[-1:] if surf else ()),
+        ],
     )
     report_path = out / "report.html"
     report.write(report_path)

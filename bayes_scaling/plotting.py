@@ -29,7 +29,7 @@ from bayes_scaling.curves import curve_ids, normalised_error
 from bayes_scaling.decisions import format_number, percent, summarise
 from bayes_scaling.exceptions import BayesScalingError
 from bayes_scaling.models.posterior import PARAMS, CurvePosterior, Scale
-from bayes_scaling.planning import SampleSizeDecision, error_draws
+from bayes_scaling.planning import SampleSizeDecision
 from bayes_scaling.plot_style import (  # noqa: F401  (SLIDE_STYLE, FIGSIZE: re-exported)
     BAND_ALPHA,
     FIGSIZE,
@@ -149,9 +149,9 @@ def compute_curve_bands(
     for c in ids:
         n_max = float(meta.loc[c, "n_max"])
         n = grid if grid is not None else _default_grid(meta.loc[c], n_max, n_points, extrapolate)
-        p = posterior.params(c, scale)
-        band = summarise(error_draws(p["D"], p["alpha"], p["C"], n), "e")
-        plateau = summarise(p["C"], "C")
+        # the fitted law up to n_max, the calibrated extrapolation beyond (if calibrated)
+        band = summarise(posterior.expected_error(n, c, scale), "e")
+        plateau = summarise(posterior.params(c, scale, which="fit")["C"], "C")
         frame = pd.DataFrame(
             {
                 "curve": c,
@@ -374,7 +374,7 @@ def compute_forest(
     rows = []
     for p in params:
         for c in ids:
-            s = summarise(posterior.params(c, scale)[p], "v")
+            s = summarise(posterior.params(c, scale, which="fit")[p], "v")
             rows.append(
                 {
                     "curve": c,

@@ -79,7 +79,7 @@ def posterior_summary(posterior: CurvePosterior) -> pd.DataFrame:
     rows = []
     for c in posterior.curve_ids:
         row: dict[str, Any] = {"curve": c, **posterior.curves.loc[c, meta_cols].to_dict()}
-        p = posterior.params(c, "normalised")
+        p = posterior.params(c, "normalised", which="fit")
         for name in PARAMS:
             row.update({k: float(v) for k, v in summarise(p[name], name).items()})
         rows.append(row)

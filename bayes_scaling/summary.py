@@ -392,7 +392,7 @@ def summarise_tasks(
     s_plans = _by_task(decisions, "CheapestPlanDecision")
     rows = []
     for c in decision_curves(posterior, curves_table):
-        p = posterior.params(c, "original")
+        p = posterior.params(c, "original", which="fit")
         n_now = float(meta.loc[c, "n_max"])
         unit = _unit(_text(meta.loc[c, "unit"]) if "unit" in meta else None)
         now_draws = posterior.expected_error(n_now, c, scale="original")[:, 0]

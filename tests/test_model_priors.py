@@ -23,7 +23,8 @@ def test_defaults_and_describe():
     assert p.location("logit_gap") == (0.0, 1.5)
     table = p.describe()
     assert list(table.columns) == ["parameter", "prior", "meaning"]
-    assert len(table) == 10
+    assert len(table) == 11
+    assert "m_slope" in set(table["parameter"])
     assert "Normal(-0.693, 0.75)" in set(table["prior"])
     with pytest.raises(BayesScalingError, match="Unknown curve parameter"):
         p.location("log_sigma")

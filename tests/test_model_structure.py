@@ -128,14 +128,18 @@ def test_summary_table():
 
 def test_curve_posterior_handoff():
     model = standard_fit()
-    cp = model.curve_posterior()
-    assert isinstance(cp, CurvePosterior)
-    assert cp.curve_ids == model.curve_ids_
-    np.testing.assert_array_equal(cp.draws["C"].values, model._flat("C"))
     cid = model.curve_ids_[2]
-    e = cp.expected_error([1e6], cid, scale="original")[:, 0]
-    pred = model.predict([1e6], cid, scale="original", return_draws=True)
-    np.testing.assert_allclose(e, pred.values[:, 0, 0], rtol=1e-9)
+    for extrapolation in ("law", "calibrated"):
+        cp = model.curve_posterior(extrapolation)
+        assert isinstance(cp, CurvePosterior)
+        assert cp.curve_ids == model.curve_ids_
+        np.testing.assert_array_equal(cp.params(cid, which="fit")["C"], model._flat("C")[:, 2])
+        # decisions and predictions read the same draws, beyond the data too
+        e = cp.expected_error([1e6], cid, scale="original")[:, 0]
+        pred = model.predict(
+            [1e6], cid, scale="original", return_draws=True, extrapolation=extrapolation
+        )
+        np.testing.assert_allclose(e, pred.values[:, 0, 0], rtol=1e-9)
 
 
 def test_repr_and_get_params_roundtrip():

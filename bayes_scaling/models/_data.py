@@ -30,6 +30,9 @@ SS_FLOOR: float = 1e-12
 #: curve deviations were two names for the same thing and the posterior was a ridge (600
 #: leapfrog steps per draw, divergences; issue 15).
 MIN_REPLICATED_LEVELS: int = 2
+#: Columns that tell the curves of one task apart when only the experimental size ``m``
+#: differs (the task key for the ``m`` slope; the ones present are used).
+TASK_COLUMNS: tuple[str, ...] = ("pair", "property", "database", "kind", "strategy", "metric")
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,9 @@ class CurveData:
     obs_y: np.ndarray
     groups: list[GroupSpec]
     dropped_groups: dict[str, str] = field(default_factory=dict)
+    curve_log_m: np.ndarray | None = None
+    log_m_centre: float = 0.0
+    m_slope_note: str = ""
 
     @property
     def n_curves(self) -> int:
@@ -103,7 +109,13 @@ class CurveData:
             int(self.ss_points.size),
             None if aggregate else int(self.obs_y.size),
             tuple((g.column, len(g.levels)) for g in self.groups),
+            self.curve_log_m is not None,
         )
+
+    @property
+    def has_m_slope(self) -> bool:
+        """Whether the curve parameters get a slope in ``log m`` (see :func:`m_covariate`)."""
+        return self.curve_log_m is not None
 
 
 def _curve_value(col: pd.Series) -> pd.Series:
@@ -218,6 +230,8 @@ def prepare(curves: pd.DataFrame, groups: Sequence[str] | None) -> CurveData:
         index = np.array([lookup[v] for v in values], dtype="int64")
         specs.append(GroupSpec(col, [str(v) for v in levels], index))
 
+    log_m, centre, why = m_covariate(table, cid, ids)
+
     return CurveData(
         table=table,
         curve_ids=ids,
@@ -233,4 +247,78 @@ def prepare(curves: pd.DataFrame, groups: Sequence[str] | None) -> CurveData:
         obs_y=y,
         groups=specs,
         dropped_groups=dropped,
+        curve_log_m=log_m,
+        log_m_centre=centre,
+        m_slope_note=why,
     )
+
+
+def curve_m(table: pd.DataFrame, cid: pd.Series, ids: Sequence[str]) -> pd.Series:
+    """Experimental (target) training size ``m`` of every curve, ``NaN`` where it has none.
+
+    The ``m`` column where set; otherwise (a transfer curve at the full split) the curve's
+    median ``n_train`` when it is (nearly: within 10 %) constant within the curve. A scratch
+    curve's ``n`` *is* its experimental size (``n_train`` grows with ``n``): no ``m``.
+    """
+    frame = pd.DataFrame({"_c": cid.to_numpy()}, index=table.index)
+    frame["m"] = (
+        pd.to_numeric(table["m"], errors="coerce").astype(float) if "m" in table else np.nan
+    )
+    if "n_train" in table:
+        frame["n_train"] = pd.to_numeric(table["n_train"], errors="coerce").astype(float)
+        g = frame.groupby("_c")["n_train"]
+        const = g.max() <= 1.1 * g.min()  # one split (chi's full split varies by trial: 935-957)
+        fill = g.median().where(const)
+        frame["m"] = frame["m"].fillna(frame["_c"].map(fill))
+    if "kind" in table:
+        frame.loc[table["kind"].astype(str).to_numpy() == "scratch", "m"] = np.nan
+    return frame.groupby("_c")["m"].median().reindex(list(ids))
+
+
+def m_covariate(
+    table: pd.DataFrame, cid: pd.Series, ids: Sequence[str]
+) -> tuple[np.ndarray | None, float, str]:
+    """Centred ``log m`` per curve for the model's ``m`` slope, or ``None`` and why not.
+
+    A task's learning curves measured at several experimental sizes ``m`` differ
+    systematically (flat with thousands of experiments, steep with 25: issue 14), which a
+    curve-level spread shared by all curves does not describe: the curve parameters get a
+    slope in ``log m`` (``m_slope``). It is used when at least one task (the curves' key
+    columns other than ``m``: :data:`TASK_COLUMNS`) was measured at two or more ``m``;
+    otherwise ``m`` varies only between tasks and its slope is not told apart from the
+    group effects. Curves without an ``m`` (scratch) get 0, the centre of the others.
+
+    Returns
+    -------
+    log_m : numpy.ndarray or None
+        ``log m - centre`` per curve (0 where no ``m``), ``None`` when not used.
+    centre : float
+        Mean ``log m`` over the curves that have one (to place new curves).
+    why : str
+        Reason the slope is not used ("" when it is).
+
+    """
+    m = curve_m(table, cid, ids)
+    if len(ids) < 2:
+        return None, 0.0, ""
+    if not m.notna().any():
+        return None, 0.0, ""
+    keys = [c for c in TASK_COLUMNS if c in table.columns]
+    task = (
+        table.assign(_c=cid.to_numpy())
+        .groupby("_c")[keys]
+        .first()
+        .reindex(list(ids))
+        .astype(str)
+        .agg("|".join, axis=1)
+    )
+    per_task = m.groupby(task.to_numpy()).nunique()
+    if int(per_task.max()) < 2:
+        why = (
+            "no task was measured at two or more experimental sizes m: the m slope is not "
+            "told apart from the group effects"
+        )
+        return None, 0.0, why
+    log_m = np.log(m.to_numpy(dtype=float))
+    centre = float(np.nanmean(log_m))
+    return np.where(np.isfinite(log_m), log_m - centre, 0.0), centre, ""

@@ -58,6 +58,7 @@ def centring_weights(
     *,
     max_sd: float,
     prior_sd: np.ndarray | None = None,
+    covariate: np.ndarray | None = None,
     iterations: int = 25,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Partial-centring weights from per-curve estimates (empirical Bayes).
@@ -76,6 +77,8 @@ def centring_weights(
     spread per parameter) in its place, or are all 0 without it. (Non-centred deviations
     of a parameter the data pin down, such as the error at ``n_ref``, leave a thin ridge
     along the population mean: 3 pooled curves mixed with bulk ESS ~80 that way.)
+    ``covariate`` (one value per curve, e.g. the centred ``log m``) adds a slope per
+    parameter to the decomposition, fitted by weighted least squares in the same loop.
 
     Returns
     -------
@@ -93,9 +96,15 @@ def centring_weights(
     effects = {g.column: np.zeros((len(g.levels), k)) for g in groups}
     level_var = {g.column: np.zeros((len(g.levels), k)) for g in groups}
     dof = n - 1 - sum(len(g.levels) - 1 for g in groups)
+    slope = np.zeros(k)
+    if covariate is not None:
+        s_c = np.asarray(covariate, dtype=float)[:, None]
+        dof -= 1
     for _ in range(iterations):
         omega = 1.0 / (var + tau_c2[None, :])
         total = sum((effects[g.column][g.curve_index] for g in groups), np.zeros_like(theta))
+        if covariate is not None:
+            total = total + s_c * slope[None, :]
         mu = (omega * (theta - total)).sum(axis=0) / omega.sum(axis=0)
         for g in groups:
             others = total - effects[g.column][g.curve_index]
@@ -109,6 +118,11 @@ def centring_weights(
             level_var[g.column] = 1.0 / den
             total = others + eff[g.curve_index]
             effects[g.column] = eff
+        if covariate is not None:
+            others = total - s_c * slope[None, :]
+            r = theta - mu - others
+            slope = (omega * s_c * r).sum(axis=0) / np.maximum((omega * s_c**2).sum(axis=0), 1e-12)
+            total = others + s_c * slope[None, :]
         resid = theta - mu - total
         for j in range(k):
             tau_c2[j] = _paule_mandel(resid[:, j] ** 2, var[:, j], max(dof, 0), upper)

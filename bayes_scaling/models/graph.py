@@ -10,10 +10,13 @@ Model (per curve ``c``, point ``i`` = a distinct size ``n`` of that curve, seed 
 
     log e_cis ~ Normal(m_c(n_i), sigma_c)            # e = error / target_scale
     m_c(n)     = law(log n - log n_ref; theta_c)       # see bayes_scaling.models.laws
-    theta_c    ~ Normal(mu + sum_j effect_j[level_j(c)], tau_curve)
+    theta_c    ~ Normal(mu + sum_j effect_j[level_j(c)] + m_slope s_c, tau_curve)
     effect_j   ~ ZeroSumNormal(tau_j)                  # fixed tau_j = group_sd for < 3 levels
                                                    # (sampled as L - 1 Helmert contrasts)
     log sigma_c ~ Normal(mu_log_sigma, tau_log_sigma)
+
+(``s_c`` = the curve's centred ``log m``, present when a task was measured at several
+experimental sizes ``m``: :func:`~bayes_scaling.models._data.m_covariate`.)
 
 (``theta_c`` and ``effect_j`` are sampled partially centred, with weights chosen from a
 per-curve least-squares fit; the ``centring`` setting changes only the sampler's
@@ -173,6 +176,10 @@ def build_pymc_model(
                 )  # fmt: skip
                 z = pt.dot(u, basis.T)  # (param, level), sums to zero over the levels
                 lin = lin + (pt.exp((1.0 - w) * log_tau)[:, None] * z).T[idx]
+            if data.has_m_slope:  # tasks measured at several experimental sizes m
+                s_m = pm.Data("curve_log_m", data.curve_log_m, dims="curve")
+                beta = pm.Normal("m_slope", 0.0, priors.spread(priors.m_slope_sd, P), dims="param")
+                lin = lin + s_m[:, None] * beta[None, :]
             log_tau_c = pt.log(_sd_rv("tau_curve", priors.spread(priors.curve_sd, P), priors))[
                 None, :
             ]
@@ -288,6 +295,9 @@ def latent_to_theta(
             effect = z
         out[f"effect_{g.column}"] = (("chain", "draw", g.column, "param"), effect)
         lin = lin + effect[:, :, g.curve_index, :]
+    if data.has_m_slope:
+        beta = post["m_slope"].transpose("chain", "draw", "param").values
+        lin = lin + data.curve_log_m[None, None, :, None] * beta[:, :, None, :]
     w = np.asarray(centring.get("curve", np.zeros((data.n_curves, len(P)))), dtype=float)
     tau_c = post["tau_curve"].transpose("chain", "draw", "param").values[:, :, None, :]
     raw = post["theta_raw"].transpose("chain", "draw", "curve", "param").values

@@ -27,6 +27,11 @@ from bayes_scaling.models._fitted import FittedState
 from bayes_scaling.models.assemble import assemble_idata, derived
 from bayes_scaling.models.centring import MIN_RESIDUAL_DOF, centring_weights
 from bayes_scaling.models.diagnostics import ConvergenceReport
+from bayes_scaling.models.extrapolation import (
+    ExtrapolationSpread,
+    calibrated_posterior,
+    estimate_spread,
+)
 from bayes_scaling.models.graph import Likelihood, build_pymc_model, latent_to_theta
 from bayes_scaling.models.laws import ScalingLaw, get_law
 from bayes_scaling.models.persistence import load_model, root_attrs, save_model
@@ -355,6 +360,7 @@ class ScalingLawModel(FittedState):
         self.model_ = model
         self.random_seed_ = int(seed)
         self._predict_seed = int(predict_seed.generate_state(1)[0])
+        self._extrapolation_spread = None
         self.idata_ = assemble_idata(
             run.trace, data, law, likelihood, centring, root_attrs(self, data)
         )
@@ -415,16 +421,45 @@ class ScalingLawModel(FittedState):
         return flat_curve(self.idata_["posterior"], name)
 
     # ------------------------------------------------------------------ outputs
-    def curve_posterior(self) -> CurvePosterior:
-        """Return the :class:`CurvePosterior` (normalised D and C) for the decisions layer."""
+    def curve_posterior(
+        self, extrapolation: Literal["calibrated", "law"] = "calibrated"
+    ) -> CurvePosterior:
+        """Return the :class:`CurvePosterior` (normalised D and C) for the decisions layer.
+
+        ``"calibrated"`` (default): beyond each curve's largest observed size the laws
+        carry the extrapolation discrepancy learnt from the curves' held-out tails
+        (:attr:`extrapolation_spread_`, :mod:`bayes_scaling.models.extrapolation`), so
+        decisions integrate over how far real curves bend away from the law; the fitted
+        law is kept for ``n <= n_max`` and parameter tables. ``"law"``: the fitted law's
+        draws only (narrower beyond the data).
+        """
         self._check_fitted()
-        return CurvePosterior.from_arrays(
-            self._flat("D"),
-            self._flat("alpha"),
-            self._flat("C"),
-            self.curves_,
-            sigma=self._flat("sigma"),
-        )
+        if extrapolation not in ("calibrated", "law"):
+            raise BayesScalingError(
+                f"extrapolation must be 'calibrated' or 'law', got {extrapolation!r}."
+            )
+        D, alpha, C, sigma = (self._flat(v) for v in ("D", "alpha", "C", "sigma"))
+        if extrapolation == "law":
+            return CurvePosterior.from_arrays(D, alpha, C, self.curves_, sigma=sigma)
+        return calibrated_posterior(
+            self.extrapolation_spread_, D, alpha, C, sigma, self.curves_,
+            self._predict_seed + 1, has_gap=get_law(self.law).has_gap,
+        )  # fmt: skip
+
+    @property
+    def extrapolation_spread_(self) -> ExtrapolationSpread:
+        """Pooled extrapolation spreads learnt from the fitted curves' held-out tails.
+
+        Computed on first use (a few seconds: one small refit per curve and cut) and kept;
+        deterministic given the fit, so a loaded model gets the same spreads.
+        """
+        self._check_fitted()
+        if getattr(self, "_extrapolation_spread", None) is None:
+            law, priors, _, _ = self._resolved()
+            self._extrapolation_spread = estimate_spread(
+                self.idata_["posterior"].to_dataset(), self.data_, law, priors
+            )
+        return self._extrapolation_spread
 
     def loo(self, **kwargs: Any) -> Any:
         """PSIS-LOO of the fit (leave one ``(curve, n)`` point out), via ``arviz.loo``."""
@@ -497,6 +532,7 @@ class ScalingLawModel(FittedState):
         prob: float = CREDIBLE_INTERVAL,
         return_draws: bool = False,
         random_seed: int | None = None,
+        extrapolation: Literal["calibrated", "law"] = "calibrated",
     ) -> pd.DataFrame | xr.DataArray:
         """Posterior predictive error at sizes ``n``.
 
@@ -522,6 +558,12 @@ class ScalingLawModel(FittedState):
             instead of the summary table.
         random_seed : int, optional
             Seed of the noise / population draws (default: derived from the fit's seed).
+        extrapolation : {"calibrated", "law"}
+            Beyond a fitted curve's largest observed size, ``"calibrated"`` (default) adds
+            the extrapolation discrepancy learnt from the curves' held-out tails (see
+            :meth:`curve_posterior`); ``"law"`` extrapolates the fitted law as it is. At
+            and below ``n_max`` both are the fitted law; new curves get the population
+            predictive either way.
 
         Returns
         -------
@@ -531,6 +573,10 @@ class ScalingLawModel(FittedState):
 
         """
         self._check_fitted()
+        if extrapolation not in ("calibrated", "law"):
+            raise BayesScalingError(
+                f"extrapolation must be 'calibrated' or 'law', got {extrapolation!r}."
+            )
         return predict_error(
             self.idata_["posterior"],
             self.data_,
@@ -544,6 +590,8 @@ class ScalingLawModel(FittedState):
             prob=prob,
             return_draws=return_draws,
             seed=self._predict_seed if random_seed is None else random_seed,
+            spread=self.extrapolation_spread_ if extrapolation == "calibrated" else None,
+            bend_seed=self._predict_seed + 1,
         )
 
     # ------------------------------------------------------------------ prior predictive

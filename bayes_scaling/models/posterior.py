@@ -21,7 +21,10 @@ import xarray as xr
 from bayes_scaling.exceptions import BayesScalingError, UnknownNameError
 
 Scale = Literal["normalised", "original"]
+Which = Literal["decision", "fit"]
 PARAMS: tuple[str, ...] = ("D", "alpha", "C")
+#: Names of the fitted law's draws in a calibrated posterior (``D_fit``, ...).
+FIT_PARAMS: tuple[str, ...] = tuple(f"{p}_fit" for p in PARAMS)
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,13 @@ class CurvePosterior:
     ----------
     draws : xarray.Dataset
         Variables ``D``, ``alpha``, ``C`` (and optionally ``sigma``) with dims
-        ``("sample", "curve")``; ``D`` and ``C`` on the normalised scale.
+        ``("sample", "curve")``; ``D`` and ``C`` on the normalised scale. A **calibrated**
+        posterior (``ScalingLawModel.curve_posterior()``) also holds ``D_fit``,
+        ``alpha_fit``, ``C_fit``: then ``D``, ``alpha``, ``C`` are the laws bent beyond
+        each curve's largest observed size ``n_max`` by the extrapolation discrepancy
+        (:mod:`bayes_scaling.models.extrapolation`; equal to the fit at ``n_max``), which
+        every decision reads, and the ``*_fit`` draws are the fitted law, used at and below
+        ``n_max`` (:meth:`expected_error`) and for parameter tables (``which="fit"``).
     curves : pandas.DataFrame
         One row per curve, indexed by the curve id (same order as the ``curve`` coordinate),
         with at least ``target_scale`` and ``n_max`` (largest observed n); usually also
@@ -47,7 +56,12 @@ class CurvePosterior:
         missing = [p for p in PARAMS if p not in self.draws]
         if missing:
             raise BayesScalingError(f"CurvePosterior draws lack variable(s) {missing}.")
-        for p in PARAMS:
+        present = [p for p in FIT_PARAMS if p in self.draws]
+        if present and len(present) != len(FIT_PARAMS):
+            raise BayesScalingError(
+                f"CurvePosterior draws hold {present} but not all of {list(FIT_PARAMS)}."
+            )
+        for p in PARAMS + tuple(present):
             if tuple(self.draws[p].dims) != ("sample", "curve"):
                 raise BayesScalingError(
                     f"CurvePosterior variable {p!r} must have dims ('sample', 'curve'), "
@@ -69,14 +83,22 @@ class CurvePosterior:
         C: np.ndarray,
         curves: pd.DataFrame,
         sigma: np.ndarray | None = None,
+        fit: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     ) -> CurvePosterior:
-        """Build from ``(sample, curve)`` arrays (``D``, ``C`` normalised)."""
+        """Build from ``(sample, curve)`` arrays (``D``, ``C`` normalised).
+
+        ``fit``: the fitted law's ``(D, alpha, C)`` when ``D, alpha, C`` are bent beyond
+        ``n_max`` (a calibrated posterior; see the class docstring).
+        """
         coords = {"sample": np.arange(np.shape(D)[0]), "curve": list(curves.index)}
         data = {
             "D": (("sample", "curve"), np.asarray(D, float)),
             "alpha": (("sample", "curve"), np.asarray(alpha, float)),
             "C": (("sample", "curve"), np.asarray(C, float)),
         }
+        if fit is not None:
+            for name, value in zip(FIT_PARAMS, fit, strict=True):
+                data[name] = (("sample", "curve"), np.asarray(value, float))
         if sigma is not None:
             data["sigma"] = (("sample", "curve"), np.asarray(sigma, float))
         return cls(xr.Dataset(data, coords=coords), curves)
@@ -114,19 +136,45 @@ class CurvePosterior:
             return float(self.curves.loc[curve, "target_scale"])
         raise BayesScalingError(f"scale must be 'normalised' or 'original', got {scale!r}.")
 
-    def params(self, curve: str, scale: Scale = "normalised") -> dict[str, np.ndarray]:
-        """Draws of ``D``, ``alpha``, ``C`` (1-D arrays) for one curve on ``scale``."""
+    @property
+    def calibrated(self) -> bool:
+        """Whether ``D, alpha, C`` carry the extrapolation discrepancy beyond ``n_max``."""
+        return FIT_PARAMS[0] in self.draws
+
+    def params(
+        self, curve: str, scale: Scale = "normalised", which: Which = "decision"
+    ) -> dict[str, np.ndarray]:
+        """Draws of ``D``, ``alpha``, ``C`` (1-D arrays) for one curve on ``scale``.
+
+        ``which="decision"`` (default): the draws decisions use (bent beyond ``n_max`` in a
+        calibrated posterior); ``"fit"``: the fitted law (the same when not calibrated).
+        """
         self.check_curve(curve)
+        if which not in ("decision", "fit"):
+            raise BayesScalingError(f"which must be 'decision' or 'fit', got {which!r}.")
         f = self.scale_factor(curve, scale)
         sub = self.draws.sel(curve=curve)
-        return {"D": sub["D"].values * f, "alpha": sub["alpha"].values, "C": sub["C"].values * f}
+        names = FIT_PARAMS if which == "fit" and self.calibrated else PARAMS
+        D, alpha, C = (sub[name].values for name in names)
+        return {"D": D * f, "alpha": alpha, "C": C * f}
 
     def expected_error(
         self, n: float | np.ndarray, curve: str, scale: Scale = "normalised"
     ) -> np.ndarray:
-        """Posterior draws of the mean error ``D n^-alpha + C``; shape ``(sample, len(n))``."""
-        p = self.params(curve, scale)
+        """Posterior draws of the mean error ``D n^-alpha + C``; shape ``(sample, len(n))``.
+
+        In a calibrated posterior the fitted law at ``n <= n_max`` and the bent law beyond
+        (continuous at ``n_max``).
+        """
         n_arr = np.atleast_1d(np.asarray(n, dtype=float))
         if np.any(n_arr <= 0):
             raise BayesScalingError("n must be > 0.")
-        return p["D"][:, None] * n_arr[None, :] ** (-p["alpha"][:, None]) + p["C"][:, None]
+
+        def law(p: dict[str, np.ndarray]) -> np.ndarray:
+            return p["D"][:, None] * n_arr[None, :] ** (-p["alpha"][:, None]) + p["C"][:, None]
+
+        out = law(self.params(curve, scale))
+        if self.calibrated:
+            inside = n_arr <= float(self.curves.loc[curve, "n_max"])
+            out[:, inside] = law(self.params(curve, scale, "fit"))[:, inside]
+        return out

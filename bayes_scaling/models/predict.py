@@ -20,6 +20,7 @@ from bayes_scaling.exceptions import BayesScalingError, UnknownNameError
 from bayes_scaling.models._data import CurveData
 from bayes_scaling.models._draws import check_prob, check_scale, flat_curve, quantile_table
 from bayes_scaling.models.assemble import posterior_params
+from bayes_scaling.models.extrapolation import ExtrapolationSpread, bend_fitted
 from bayes_scaling.models.laws import ScalingLaw
 from bayes_scaling.models.posterior import Scale
 from bayes_scaling.models.priors import Priors, sd_prior
@@ -70,6 +71,8 @@ def new_curve_params(
                     theta[:, i, :] += eff[:, g.levels.index(v), :]
                 else:  # unseen or unknown level: a new group effect
                     theta[:, i, :] += tau_g * rng.standard_normal((S, len(P)))
+        if data.has_m_slope:
+            theta += new_log_m(new, data)[None, :, None] * flat("m_slope", "param")[:, None, :]
         theta += tau_c[:, None, :] * rng.standard_normal((S, m, len(P)))
         log_sigma = flat("mu_log_sigma")[:, None] + flat("tau_log_sigma")[:, None] * (
             rng.standard_normal((S, m))
@@ -96,6 +99,53 @@ def new_curve_params(
         ) * rng.standard_normal((S, m))
     ids = new_ids(new)
     return params, np.exp(log_sigma), ids, new_scales(new, data.meta)
+
+
+def _bend_beyond(
+    log_mean: np.ndarray,
+    p_all: dict[str, np.ndarray],
+    law: ScalingLaw,
+    data: CurveData,
+    pos: list[int],
+    n: np.ndarray,
+    spread: ExtrapolationSpread,
+    seed: int,
+) -> np.ndarray:
+    """Replace ``log_mean`` ``(sample, curve, n)`` beyond each curve's ``n_max`` by the bent law.
+
+    ``p_all``: law parameters of every fitted curve; ``pos``: the predicted curves.
+    """
+    n_max = data.meta["n_max"].to_numpy(dtype=float)
+    beyond = n[None, :] > n_max[pos, None]
+    if not beyond.any():
+        return log_mean
+    D, alpha, C = law.dac(p_all, data.log_n_ref)
+    log_ea = law.log_mean(np.log(n_max)[None, :] - data.log_n_ref, p_all)
+    Db, ab, Cb = (
+        v[:, pos]
+        for v in bend_fitted(
+            spread, D, alpha, C, data.meta, seed, has_gap=law.has_gap, log_e_anchor=log_ea
+        )
+    )
+    bent = np.log(Db[..., None] * n[None, None, :] ** (-ab[..., None]) + Cb[..., None])
+    return np.where(beyond[None, :, :], bent, log_mean)
+
+
+def new_log_m(new: pd.DataFrame, data: CurveData) -> np.ndarray:
+    """Centred ``log m`` of new curves for the fit's ``m`` slope (0: the fit's centre).
+
+    From the ``m`` column (else ``n_train``) where set and > 0; scratch curves and curves
+    without either get 0, as in the fit.
+    """
+    m = np.full(len(new), np.nan)
+    for col in ("n_train", "m"):  # m wins where both are set
+        if col in new:
+            v = pd.to_numeric(new[col], errors="coerce").to_numpy(dtype=float)
+            m = np.where(np.isfinite(v) & (v > 0), v, m)
+    if "kind" in new:
+        m[new["kind"].astype(str).to_numpy() == "scratch"] = np.nan
+    out = np.log(m) - data.log_m_centre
+    return np.where(np.isfinite(out), out, 0.0)
 
 
 def new_ids(new: pd.DataFrame) -> list[str]:
@@ -167,11 +217,16 @@ def predict_error(
     prob: float,
     return_draws: bool,
     seed: int | None,
+    spread: ExtrapolationSpread | None = None,
+    bend_seed: int = 0,
 ) -> pd.DataFrame | xr.DataArray:
     """Posterior predictive error at sizes ``n`` (see ``ScalingLawModel.predict``).
 
     ``post`` is the fit's posterior group, ``seed`` the seed of the noise and population
-    draws.
+    draws. With ``spread``, fitted curves beyond their largest observed size follow the
+    bent laws of :func:`~bayes_scaling.models.extrapolation.bend_fitted` seeded by
+    ``bend_seed`` (the calibrated extrapolation, the same draws as the calibrated
+    ``curve_posterior``); at and below it, the fitted law.
     """
     check_scale(scale)
     prob = check_prob(prob)
@@ -191,12 +246,17 @@ def predict_error(
     else:
         ids = resolve_curves(data.curve_ids, curves)
         pos = [data.curve_ids.index(c) for c in ids]
-        p_all = posterior_params(post.to_dataset(), law)
-        params = {k: v.reshape(-1, v.shape[-1])[:, pos] for k, v in p_all.items()}
+        p_all = {
+            k: v.reshape(-1, v.shape[-1])
+            for k, v in posterior_params(post.to_dataset(), law).items()
+        }
+        params = {k: v[:, pos] for k, v in p_all.items()}
         sigma = flat_curve(post, "sigma")[:, pos]
         scales = data.meta["target_scale"].to_numpy()[pos]
     x = np.log(n_arr) - data.log_n_ref
     log_mean = law.log_mean(x[None, None, :], {k: v[..., None] for k, v in params.items()})
+    if spread is not None and not isinstance(curves, pd.DataFrame):
+        log_mean = _bend_beyond(log_mean, p_all, law, data, pos, n_arr, spread, bend_seed)
     if kind == "observation":
         log_mean = log_mean + sigma[..., None] * observation_noise(
             post, likelihood, rng, log_mean.shape

@@ -37,6 +37,8 @@ tau_log_sigma       Gamma(2, 4)                 spread of log sigma across curve
 nu (StudentT)       Gamma(2, 0.1)               tail weight of the StudentT likelihood
 log_alpha2 - log_alpha  Normal(0, 0.5)          broken power law: change of slope
 log_break           Normal(centre, half-range)  broken power law: break point in log n
+m_slope             Normal(0, 0.5)              change per unit of log m (curves measured
+                    x spread_scale              at several experimental sizes m)
 ==================  ==========================  =============================================
 
 The ranges above are those of the population means. A single curve's parameters add the
@@ -131,6 +133,11 @@ class Priors:
         explanations (R-hat up to 1.22, issue 15). Fixed effects (grouping columns with
         fewer than 3 levels) keep ``group_sd``: they are systematic differences (transfer
         vs scratch), not spreads.
+    m_slope_sd : float
+        Normal scale (times ``spread_scale``) of ``m_slope``, the change of each curve
+        parameter per unit of ``log m`` when a task was measured at several experimental
+        sizes ``m`` (see :func:`bayes_scaling.models._data.m_covariate`). With the default
+        0.5, ``log alpha`` may change by about ±0.2 per e-fold of ``m`` (90 %: ±0.33).
     delta_log_alpha_sd : float
         Broken power law: Normal scale of ``log alpha2 - log alpha``.
     log_break_sd_factor : float
@@ -158,6 +165,7 @@ class Priors:
     delta_log_alpha_sd: float = 0.5
     log_break_sd_factor: float = 0.5
     sd_family: str = "gamma"
+    m_slope_sd: float = 0.5
 
     def __post_init__(self) -> None:
         for name in ("log_e_ref", "logit_gap", "log_alpha", "log_sigma", "log_sigma_sd", "nu"):
@@ -181,9 +189,7 @@ class Priors:
             raise BayesScalingError(
                 f"Prior 'spread_scale' must be three numbers, got {self.spread_scale!r}."
             ) from exc
-        if len(spread) != len(CURVE_PARAMS) or not all(
-            math.isfinite(v) and v > 0 for v in spread
-        ):
+        if len(spread) != len(CURVE_PARAMS) or not all(math.isfinite(v) and v > 0 for v in spread):
             raise BayesScalingError(
                 f"Prior 'spread_scale' must be {len(CURVE_PARAMS)} finite numbers > 0 (one per "
                 f"{', '.join(CURVE_PARAMS)}), got {self.spread_scale!r}."
@@ -193,7 +199,13 @@ class Priors:
             raise BayesScalingError(
                 f"Prior 'sd_family' must be one of {SD_FAMILIES}, got {self.sd_family!r}."
             )
-        for name in ("group_sd", "curve_sd", "delta_log_alpha_sd", "log_break_sd_factor"):
+        for name in (
+            "group_sd",
+            "curve_sd",
+            "delta_log_alpha_sd",
+            "log_break_sd_factor",
+            "m_slope_sd",
+        ):
             value = float(getattr(self, name))
             if not (math.isfinite(value) and value > 0):
                 raise BayesScalingError(f"Prior {name!r} must be a finite number > 0.")
@@ -291,6 +303,12 @@ class Priors:
                 "log_break",
                 f"Normal(centre, {self.log_break_sd_factor:.3g} x half-range)",
                 "broken power law: location of the break in log n",
+            ),
+            (
+                "m_slope",
+                f"Normal(0, {self.m_slope_sd:.3g}) x spread_scale",
+                "change of each curve parameter per unit of log m (tasks measured at "
+                "several experimental sizes m)",
             ),
         ]
         return pd.DataFrame(rows, columns=["parameter", "prior", "meaning"])

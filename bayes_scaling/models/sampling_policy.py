@@ -74,7 +74,7 @@ def start_values(
 
     auto, tau = centring_weights(
         theta, se, data.groups, max_sd=2.0 * priors.curve_sd,
-        prior_sd=priors.spread(priors.curve_sd, P),
+        prior_sd=priors.spread(priors.curve_sd, P), covariate=data.curve_log_m,
     )  # fmt: skip
     if centring == "auto":
         weights = auto

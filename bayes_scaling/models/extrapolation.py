@@ -1,0 +1,383 @@
+"""How wrong the law's extrapolation gets beyond the data, learnt from the data's own tails.
+
+The posterior of a learning curve's law is sharp because it assumes the law is exactly
+right; real curves bend away from it beyond the sizes measured (scratch curves steepen,
+transfer curves saturate early: issue 14). This module adds a **discrepancy that grows
+with the distance beyond the largest observed size** ``n_a`` of each curve: every posterior
+draw of the law is bent there, continuously, by a random change of its gap share and of its
+exponent,
+
+    e'(n) = e(n_a) [g' + (1 - g') (n / n_a)^-alpha']     for n > n_a
+    logit g' = logit(C / e(n_a)) + eta_g,   log alpha' = log alpha + eta_a
+    eta_g ~ Normal(0, kappa_g),   eta_a ~ Normal(0, kappa_a)    (independent per curve)
+
+so predictions at and below ``n_a`` are unchanged (as sharp as the fit) and the spread
+grows with ``log(n / n_a)``. ``e'`` is again a law ``D' n^-alpha' + C'``, so every decision
+that reads ``(D, alpha, C)`` draws works on the bent draws unchanged.
+
+The scales ``(kappa_g, kappa_a)`` are **pooled across curves** of a kind (transfer, scratch)
+and **learnt from the data's held-out tails** (:func:`estimate_spread`): each curve is cut
+at ``n_max / 4`` and ``n_max / 8`` (:data:`CUTS`), its law is refitted to the kept sizes
+with the fitted hierarchy as its prior (a maximum a posteriori fit: the model's prior for
+that curve given the posterior's population location and spread), bent as above from the
+cut, and the held-out seed means score every ``(kappa_g, kappa_a)`` on a grid (the
+likelihood of a curve's tail integrates over its ``eta``). The grid posterior (a
+half-normal prior on each scale) is kept; each posterior draw of the law is bent with a
+``(kappa_g, kappa_a)`` drawn from it, so the scales' own uncertainty is carried too.
+Everything is deterministic given the fit (fixed quasi-random draws, the fit's prediction
+seed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy import special
+from scipy.optimize import least_squares
+
+from bayes_scaling.models._data import CurveData
+from bayes_scaling.models.laws import ScalingLaw, get_law
+from bayes_scaling.models.posterior import CurvePosterior
+from bayes_scaling.models.priors import Priors
+
+#: Cut-offs of the self-backtest: keep ``n <= n_max / F`` of each curve, score the rest.
+CUTS: tuple[float, ...] = (4.0, 8.0)
+#: Fewest kept distinct sizes for a cut to be used (the law has three parameters).
+MIN_KEPT_SIZES: int = 3
+#: Grids of the two spreads (``kappa_g`` on the logit gap share, ``kappa_a`` on log alpha).
+KAPPA_GAP_GRID: np.ndarray = np.linspace(0.0, 4.0, 17)
+KAPPA_ALPHA_GRID: np.ndarray = np.linspace(0.0, 1.2, 13)
+#: Half-normal prior scales of the two spreads (weakly informative).
+KAPPA_PRIOR_SCALE: tuple[float, float] = (2.0, 0.6)
+#: Fewest curves with a usable tail for a kind to get its own spreads (else: all kinds).
+MIN_TAIL_CURVES: int = 3
+#: Monte Carlo draws of ``eta`` per tail; fixed seed (deterministic scores).
+N_ETA: int = 512
+#: Floor of a held-out point's standard deviation on the log scale (the Monte Carlo
+#: integral's resolution and the refit's own error; 2 %).
+SD_FLOOR: float = 0.02
+#: Bounds of the refitted parameters.
+_BOUNDS = {"log_e_ref": (-12.0, 8.0), "logit_gap": (-12.0, 12.0), "log_alpha": (-7.0, 2.1)}
+
+
+@dataclass(frozen=True)
+class ExtrapolationSpread:
+    """Pooled spreads of the law's extrapolation error, learnt from held-out tails.
+
+    Attributes
+    ----------
+    weights : xarray.DataArray
+        Grid posterior ``(kind, kappa_gap, kappa_alpha)`` (sums to 1 per kind).
+    tails : pandas.DataFrame
+        One row per curve and cut used: curve, kind, cut, kept and held-out sizes.
+
+    """
+
+    weights: xr.DataArray
+    tails: pd.DataFrame
+
+    @property
+    def kinds(self) -> list[str]:
+        """Kinds with their own grid posterior (``"all"`` pools every curve)."""
+        return [str(k) for k in self.weights["kind"].values]
+
+    def summary(self) -> pd.DataFrame:
+        """Posterior mean and 90 % range of each spread, per kind, with the tails used."""
+        rows = []
+        for kind in self.kinds:
+            w = self.weights.sel(kind=kind)
+            for name, grid, axis in (
+                ("kappa_gap", KAPPA_GAP_GRID, "kappa_alpha"),
+                ("kappa_alpha", KAPPA_ALPHA_GRID, "kappa_gap"),
+            ):
+                marg = w.sum(axis).values
+                cdf = np.cumsum(marg)
+                lo = grid[np.searchsorted(cdf, 0.05)]
+                hi = grid[min(np.searchsorted(cdf, 0.95), len(grid) - 1)]
+                used = self.tails if kind == "all" else self.tails[self.tails["kind"] == kind]
+                rows.append({
+                    "kind": kind, "parameter": name, "mean": float(marg @ grid),
+                    "lower": float(lo), "upper": float(hi),
+                    "curves": int(used["curve"].nunique()), "tails": len(used),
+                })  # fmt: skip
+        return pd.DataFrame(rows)
+
+    def sentence(self) -> str:
+        """One sentence for reports: what the decisions' extrapolation carries, per kind."""
+        s = self.summary().set_index(["kind", "parameter"])
+        kinds = [k for k in self.kinds if k != "all"] or ["all"]
+        parts = []
+        for kind in kinds:
+            g, a = s.loc[(kind, "kappa_gap")], s.loc[(kind, "kappa_alpha")]
+            parts.append(
+                f"{'all curves' if kind == 'all' else kind + ' curves'}: spread "
+                f"{g['mean']:.2g} on the logit gap share and {a['mean']:.2g} on log α "
+                f"(from {int(g['tails'])} tails of {int(g['curves'])} curves)"
+            )
+        return (
+            "Beyond the largest size measured, every answer includes how far real curves "
+            "bend away from the law, learnt from the curves' own held-out tails (each cut at "
+            f"n_max/{int(CUTS[0])} and n_max/{int(CUTS[-1])}, refitted, and scored on the "
+            "sizes left out): " + "; ".join(parts) + "."
+        )
+
+    def draw(self, kinds: np.ndarray, n_draws: int, rng: np.random.Generator) -> np.ndarray:
+        """Draws of ``(kappa_g, kappa_a)`` per posterior draw and curve kind.
+
+        Returns an array ``(n_draws, len(kinds), 2)``; curves of one kind share the draw
+        (the spreads are pooled hyper-parameters), a kind without its own grid posterior
+        uses ``"all"``.
+        """
+        out = np.zeros((n_draws, len(kinds), 2))
+        g_grid, a_grid = np.meshgrid(KAPPA_GAP_GRID, KAPPA_ALPHA_GRID, indexing="ij")
+        flat = np.column_stack([g_grid.ravel(), a_grid.ravel()])
+        for kind in pd.unique(np.asarray(kinds, dtype=object)):
+            key = kind if kind in self.kinds else "all"
+            p = self.weights.sel(kind=key).values.ravel()
+            idx = rng.choice(p.size, size=n_draws, p=p / p.sum())
+            out[:, np.asarray(kinds, dtype=object) == kind, :] = flat[idx][:, None, :]
+        return out
+
+
+def bend(
+    log_e_anchor: np.ndarray,
+    gap_share: np.ndarray,
+    alpha: np.ndarray,
+    eta_gap: np.ndarray,
+    eta_alpha: np.ndarray,
+    *,
+    has_gap: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bent law at the anchor: ``(log e(n_a), gap share g', alpha')`` (broadcasting).
+
+    ``gap_share`` is ``C / e(n_a)``; a law without a gap keeps ``g' = 0`` and only its
+    exponent is bent.
+    """
+    alpha_b = alpha * np.exp(eta_alpha)
+    if not has_gap:
+        return log_e_anchor, np.zeros_like(alpha_b * gap_share), alpha_b
+    g = np.clip(gap_share, 1e-12, 1.0 - 1e-12)
+    return log_e_anchor, special.expit(special.logit(g) + eta_gap), alpha_b
+
+
+def bent_log_error(
+    x: np.ndarray, x_anchor: np.ndarray, log_e_anchor: np.ndarray, g: np.ndarray, alpha: np.ndarray
+) -> np.ndarray:
+    """``log e'(x)`` of the bent law (``x`` in the same ``log n`` units as ``x_anchor``)."""
+    decay = np.exp(-alpha * (x - x_anchor))
+    return log_e_anchor + np.log(g + (1.0 - g) * decay)
+
+
+def _refit(
+    law: ScalingLaw,
+    x: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray,
+    loc: np.ndarray,
+    sd: np.ndarray,
+) -> np.ndarray:
+    """Maximum a posteriori law parameters of one truncated curve under the fitted prior.
+
+    ``y`` are point means with weights ``w = k / sigma^2``; the prior is
+    ``Normal(loc, sd)`` per parameter (the hierarchy's location and spread for the curve).
+    """
+    names = list(law.pooled)
+    root_w = np.sqrt(w)
+
+    def resid(v: np.ndarray) -> np.ndarray:
+        fit = law.log_mean(x, dict(zip(names, v, strict=True))) - y
+        return np.concatenate([fit * root_w, (v - loc) / sd])
+
+    lo = np.array([_BOUNDS[p][0] for p in names])
+    hi = np.array([_BOUNDS[p][1] for p in names])
+    v0 = np.clip(loc, lo + 1e-6, hi - 1e-6)
+    return least_squares(resid, v0, bounds=(lo, hi), method="trf").x
+
+
+def curve_location(post: xr.Dataset, data: CurveData, law: ScalingLaw) -> np.ndarray:
+    """Posterior mean of each curve's prior location ``mu + effects + m_slope s_c``."""
+    P = list(law.pooled)
+    lin = np.repeat(post["mu"].mean(("chain", "draw")).transpose("param").values[None, :],
+                    data.n_curves, axis=0)  # fmt: skip
+    for g in data.groups:
+        eff = post[f"effect_{g.column}"].mean(("chain", "draw")).transpose(g.column, "param")
+        lin = lin + eff.values[g.curve_index]
+    if data.has_m_slope:
+        lin = lin + data.curve_log_m[:, None] * post["m_slope"].mean(("chain", "draw")).values
+    return lin[:, : len(P)]
+
+
+def tail_cases(
+    post: xr.Dataset, data: CurveData, law: ScalingLaw, priors: Priors
+) -> tuple[pd.DataFrame, list[dict[str, np.ndarray]]]:
+    """Truncate every curve at each cut, refit it, and collect its held-out tail."""
+    base = law if law.name != "broken_power" else get_law("power_gap")
+    P = list(base.pooled)
+    if "mu" in post:
+        loc = curve_location(post, data, base)
+        sd = post["tau_curve"].mean(("chain", "draw")).transpose("param").values[: len(P)]
+    else:  # single curve: the population prior
+        loc = np.array([[priors.location(p)[0] for p in P]])
+        sd = np.hypot([priors.location(p)[1] for p in P], priors.spread(priors.curve_sd, P))
+    sigma = np.exp(post["log_sigma"].mean(("chain", "draw")).transpose("curve").values)
+    kinds = (
+        data.meta["kind"].astype(str).to_numpy()
+        if "kind" in data.meta
+        else np.full(data.n_curves, "all")
+    )
+    rows, cases = [], []
+    for c in range(data.n_curves):
+        sel = data.point_curve == c
+        n = data.point_n[sel].astype(float)
+        x, y, k = data.point_x[sel], data.point_ybar[sel], data.point_k[sel].astype(float)
+        for cut in CUTS:
+            kept = n <= n.max() / cut
+            if kept.sum() < MIN_KEPT_SIZES or kept.all():
+                continue
+            theta = _refit(base, x[kept], y[kept], k[kept] / sigma[c] ** 2, loc[c], sd)
+            p = {name: np.asarray(v) for name, v in zip(P, theta, strict=True)}
+            xa = float(x[kept].max())
+            log_ea = float(base.log_mean(np.asarray(xa), p))
+            _, _, C = base.dac(p, data.log_n_ref)
+            held = ~kept
+            cases.append({
+                "x": x[held], "y": y[held], "xa": xa, "log_ea": log_ea,
+                "g": float(C) / np.exp(log_ea), "alpha": float(np.exp(p["log_alpha"])),
+                "var": sigma[c] ** 2 / k[held] + SD_FLOOR**2,
+            })  # fmt: skip
+            rows.append({
+                "curve": data.curve_ids[c], "kind": kinds[c], "cut": cut,
+                "kept": int(kept.sum()), "held_out": int(held.sum()),
+            })  # fmt: skip
+    return pd.DataFrame(rows, columns=["curve", "kind", "cut", "kept", "held_out"]), cases
+
+
+def _log_scores(cases: list[dict[str, np.ndarray]], has_gap: bool) -> np.ndarray:
+    """Log predictive density of every tail on the spread grid: ``(case, gap, alpha)``."""
+    rng = np.random.default_rng(20250146)
+    z = rng.standard_normal((N_ETA, 2))
+    out = np.zeros((len(cases), KAPPA_GAP_GRID.size, KAPPA_ALPHA_GRID.size))
+    kg = KAPPA_GAP_GRID[:, None, None]
+    ka = KAPPA_ALPHA_GRID[None, :, None]
+    for i, case in enumerate(cases):
+        _, g, a = bend(
+            np.asarray(case["log_ea"]), np.asarray(case["g"]), np.asarray(case["alpha"]),
+            kg * z[None, None, :, 0], ka * z[None, None, :, 1], has_gap=has_gap,
+        )  # fmt: skip
+        pred = bent_log_error(
+            case["x"][None, None, None, :], case["xa"], case["log_ea"], g[..., None], a[..., None]
+        )  # (gap, alpha, eta, point)
+        ll = -0.5 * ((case["y"] - pred) ** 2 / case["var"] + np.log(2 * np.pi * case["var"]))
+        out[i] = special.logsumexp(ll.sum(axis=-1), axis=-1) - np.log(N_ETA)
+    return out
+
+
+def estimate_spread(
+    post: xr.Dataset, data: CurveData, law: ScalingLaw, priors: Priors
+) -> ExtrapolationSpread:
+    """Learn the extrapolation spreads from the curves' held-out tails (module docstring)."""
+    tails, cases = tail_cases(post, data, law, priors)
+    scores = _log_scores(cases, law.has_gap) if cases else np.zeros((0,) * 3)
+    s_g, s_a = KAPPA_PRIOR_SCALE
+    log_prior = (
+        -0.5 * (KAPPA_GAP_GRID[:, None] / s_g) ** 2 - 0.5 * (KAPPA_ALPHA_GRID[None, :] / s_a) ** 2
+    )
+    kinds = ["all"]
+    if len(tails):
+        per_kind = tails.groupby("kind")["curve"].nunique()
+        kinds += sorted(str(k) for k in per_kind.index[per_kind >= MIN_TAIL_CURVES])
+    weights = []
+    for kind in kinds:
+        rows = np.ones(len(tails), dtype=bool) if kind == "all" else (tails["kind"] == kind)
+        lp = log_prior + scores[np.asarray(rows)].sum(axis=0) if len(tails) else log_prior
+        w = np.exp(lp - lp.max())
+        weights.append(w / w.sum())
+    da = xr.DataArray(
+        np.stack(weights),
+        dims=("kind", "kappa_gap", "kappa_alpha"),
+        coords={"kind": kinds, "kappa_gap": KAPPA_GAP_GRID, "kappa_alpha": KAPPA_ALPHA_GRID},
+        name="weight",
+    )
+    return ExtrapolationSpread(da, tails)
+
+
+def bent_draws(
+    spread: ExtrapolationSpread,
+    D: np.ndarray,
+    alpha: np.ndarray,
+    C: np.ndarray,
+    n_anchor: np.ndarray,
+    kinds: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    has_gap: bool = True,
+    log_e_anchor: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bend ``(sample, curve)`` draws of ``(D, alpha, C)`` beyond ``n_anchor`` per curve.
+
+    Returns ``(D', alpha', C')`` of the bent laws (same shapes): equal to the law at
+    ``n_anchor``, with the calibrated spread beyond it. ``log_e_anchor`` (same shape)
+    overrides the law's value at the anchor (the broken power law, whose ``(D, alpha, C)``
+    are its large-``n`` asymptote).
+    """
+    S, K = D.shape
+    kappa = spread.draw(kinds, S, rng)
+    eta = rng.standard_normal((S, K, 2)) * kappa
+    n_a = np.asarray(n_anchor, dtype=float)[None, :]
+    e_a = D * n_a ** (-alpha) + C if log_e_anchor is None else np.exp(log_e_anchor)
+    _, g, a = bend(np.log(e_a), C / e_a, alpha, eta[..., 0], eta[..., 1], has_gap=has_gap)
+    C_b = g * e_a
+    D_b = (1.0 - g) * e_a * n_a**a
+    return D_b, a, C_b
+
+
+def curve_kinds(meta: pd.DataFrame) -> np.ndarray:
+    """Each curve's kind (``"all"`` where the table has no ``kind`` column)."""
+    if "kind" in meta:
+        return meta["kind"].astype(str).to_numpy()
+    return np.full(len(meta), "all")
+
+
+def calibrated_posterior(
+    spread: ExtrapolationSpread,
+    D: np.ndarray,
+    alpha: np.ndarray,
+    C: np.ndarray,
+    sigma: np.ndarray,
+    meta: pd.DataFrame,
+    seed: int,
+    *,
+    has_gap: bool = True,
+) -> CurvePosterior:
+    """Return the :class:`CurvePosterior` decisions use: laws bent beyond each ``n_max``.
+
+    ``D, alpha, C, sigma`` are ``(sample, curve)`` draws of the fitted laws; the bending
+    (:func:`bent_draws`) is seeded by ``seed``. The fitted law is kept as ``*_fit``.
+    """
+    bent = bend_fitted(spread, D, alpha, C, meta, seed, has_gap=has_gap)
+    return CurvePosterior.from_arrays(*bent, meta, sigma=sigma, fit=(D, alpha, C))
+
+
+def bend_fitted(
+    spread: ExtrapolationSpread,
+    D: np.ndarray,
+    alpha: np.ndarray,
+    C: np.ndarray,
+    meta: pd.DataFrame,
+    seed: int,
+    *,
+    has_gap: bool = True,
+    log_e_anchor: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`bent_draws` of **all** fitted curves, anchored at their ``n_max``, seeded.
+
+    One seed for every use (the calibrated posterior and ``predict``), so decisions and
+    predictions read the same bent draws.
+    """
+    return bent_draws(
+        spread, D, alpha, C, meta["n_max"].to_numpy(dtype=float), curve_kinds(meta),
+        np.random.default_rng(seed), has_gap=has_gap, log_e_anchor=log_e_anchor,
+    )  # fmt: skip
