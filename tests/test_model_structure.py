@@ -212,6 +212,29 @@ def test_groups_that_cannot_pool_are_dropped():
     assert data.groups == [] and "one curve per level" in data.dropped_groups["strategy"]
 
 
+def test_a_level_aliasing_an_earlier_column_gets_no_effect():
+    """Scratch curves are database 'none' and strategy 'scratch': one effect, not two."""
+    p = pd.concat([standard_params()] * 2, ignore_index=True)
+    p["database"] = p["database"].where(p.index < 6, "none")
+    p["strategy"] = np.where(p.index < 6, np.where(p.index < 3, "finetune", "gentle"), "scratch")
+    p["kind"] = np.where(p.index < 6, "transfer", "scratch")
+    p["pair"] = [f"c{i}" for i in range(len(p))]
+    data = ScalingLawModel(groups=["database", "strategy"]).prepare_data(simulate_curves(p, rng=5))
+    db, strat = data.groups
+    assert "none" in db.levels and strat.excluded == ("scratch",)
+    assert strat.levels == ["finetune", "gentle"]
+    scratch = np.flatnonzero(data.meta["strategy"].to_numpy() == "scratch")
+    effect = np.array([[1.0, 2.0], [-1.0, -2.0]])  # (level, param)
+    taken = strat.take(effect, axis=0)
+    np.testing.assert_array_equal(taken[scratch], 0.0)
+    assert np.all(np.abs(np.delete(taken, scratch, axis=0)) > 0)
+    # with only scratch besides one level, the column is dropped and says why
+    q = p[p["strategy"] != "gentle"]
+    data = ScalingLawModel(groups=["database", "strategy"]).prepare_data(simulate_curves(q, rng=5))
+    assert [g.column for g in data.groups] == ["database"]
+    assert "earlier grouping column" in data.dropped_groups["strategy"]
+
+
 @pytest.mark.parametrize(
     ("groups", "match"),
     [

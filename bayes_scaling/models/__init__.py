@@ -10,7 +10,12 @@ priors
 laws
     The laws (``power``, ``power_gap``, ``broken_power``) as objects.
 hierarchical
-    :class:`ScalingLawModel`: settings, fit orchestration, fitted-state accessors.
+    :class:`ScalingLawModel`: settings, fit orchestration, prior predictive, save/load.
+fitted_outputs
+    What a fitted model gives back: curve posterior, predictions, LOO, summaries.
+extrapolation
+    The calibrated extrapolation: laws bent beyond each curve's largest size, with spreads
+    learnt from the curves' held-out tails (:class:`ExtrapolationSpread`).
 _data
     Data preparation: a validated curve table as model arrays (``CurveData``).
 graph
@@ -27,6 +32,8 @@ posterior_tables
     The ``summary()`` and ``gap_probability()`` tables.
 baseline
     Per-curve least squares (:func:`fit_least_squares`), the paper's method.
+baseline_bootstrap
+    Its bootstrap over seeds (:func:`bootstrap_least_squares`) for predictive intervals.
 samplers
     Backend selection (nutpie, pymc, numpyro) and compiled-model caching.
 diagnostics
@@ -57,6 +64,9 @@ _LAZY = {
     "get_law": "bayes_scaling.models.laws",
     "fit_least_squares": "bayes_scaling.models.baseline",
     "LeastSquaresFit": "bayes_scaling.models.baseline",
+    "bootstrap_least_squares": "bayes_scaling.models.baseline_bootstrap",
+    "LeastSquaresBootstrap": "bayes_scaling.models.baseline_bootstrap",
+    "ExtrapolationSpread": "bayes_scaling.models.extrapolation",
     "ConvergenceReport": "bayes_scaling.models.diagnostics",
     "ConvergenceWarning": "bayes_scaling.models.diagnostics",
     "SamplerUnavailableError": "bayes_scaling.models.samplers",

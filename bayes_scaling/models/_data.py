@@ -44,15 +44,34 @@ class GroupSpec:
     column : str
         Column name (also the name of the model dimension of its levels).
     levels : list of str
-        Sorted level labels.
+        Sorted level labels (those with an effect).
     curve_index : numpy.ndarray
-        Level index of every curve (``int64``, length ``n_curves``).
+        Level index of every curve (``int64``, length ``n_curves``); ``len(levels)`` for a
+        curve at an excluded level (no effect from this column).
+    excluded : tuple of str
+        Levels without an effect: each holds exactly the curves of a level of an earlier
+        grouping column (scratch curves are database ``none`` and strategy ``scratch``),
+        so its effect would be a second name for that one (a ridge; issue 15).
 
     """
 
     column: str
     levels: list[str]
     curve_index: np.ndarray
+    excluded: tuple[str, ...] = ()
+
+    @property
+    def has_excluded(self) -> bool:
+        """Whether some curves get no effect from this column."""
+        return bool(self.excluded)
+
+    def take(self, effect: np.ndarray, axis: int) -> np.ndarray:
+        """Each curve's effect (levels of ``effect`` along ``axis``); 0 at an excluded level."""
+        if self.has_excluded:
+            shape = list(effect.shape)
+            shape[axis] = 1
+            effect = np.concatenate([effect, np.zeros(shape, dtype=effect.dtype)], axis=axis)
+        return np.take(effect, self.curve_index, axis=axis)
 
 
 @dataclass(frozen=True)
@@ -108,7 +127,7 @@ class CurveData:
             self.n_points,
             int(self.ss_points.size),
             None if aggregate else int(self.obs_y.size),
-            tuple((g.column, len(g.levels)) for g in self.groups),
+            tuple((g.column, len(g.levels), g.has_excluded) for g in self.groups),
             self.curve_log_m is not None,
         )
 
@@ -195,6 +214,7 @@ def prepare(curves: pd.DataFrame, groups: Sequence[str] | None) -> CurveData:
 
     specs: list[GroupSpec] = []
     dropped: dict[str, str] = {}
+    members: set[frozenset[int]] = set()  # curve sets of the kept columns' levels
     for col in resolve_groups(table, groups):
         per_curve = table.assign(_v=_curve_value(table[col]).values, _c=cid.values)
         n_vals = per_curve.groupby("_c")["_v"].nunique()
@@ -206,14 +226,27 @@ def prepare(curves: pd.DataFrame, groups: Sequence[str] | None) -> CurveData:
                 "constant within each curve."
             )
         values = per_curve.groupby("_c")["_v"].first().loc[ids]
+        position = np.arange(len(ids))
+        sets = {v: frozenset(position[values.to_numpy() == v]) for v in values.unique()}
+        aliased = sorted(v for v, s in sets.items() if s in members)
+        if aliased and len(ids) > 1:
+            values = values[~values.isin(aliased)]
         levels = sorted(values.unique())
         if len(ids) == 1:
             dropped[col] = "a single curve has no group structure (no pooling)"
             continue
         if len(levels) < 2:
-            dropped[col] = f"only one level ({levels[0]!r})"
+            besides = (
+                f" besides {aliased} (the curves of a level of an earlier grouping column)"
+                if aliased
+                else ""
+            )
+            dropped[col] = (
+                f"only one level ({levels[0]!r}){besides}" if levels
+                else f"its levels {aliased} are those of an earlier grouping column"
+            )  # fmt: skip
             continue
-        if len(levels) == len(ids):
+        if len(levels) == len(values):
             dropped[col] = (
                 "one curve per level: the group effect is not identifiable from the curve-level "
                 "deviation"
@@ -227,8 +260,10 @@ def prepare(curves: pd.DataFrame, groups: Sequence[str] | None) -> CurveData:
             )
             continue
         lookup = {lvl: i for i, lvl in enumerate(levels)}
-        index = np.array([lookup[v] for v in values], dtype="int64")
-        specs.append(GroupSpec(col, [str(v) for v in levels], index))
+        full = per_curve.groupby("_c")["_v"].first().loc[ids]
+        index = np.array([lookup.get(v, len(levels)) for v in full], dtype="int64")
+        specs.append(GroupSpec(col, [str(v) for v in levels], index, tuple(map(str, aliased))))
+        members |= {s for v, s in sets.items() if v in lookup}
 
     log_m, centre, why = m_covariate(table, cid, ids)
 

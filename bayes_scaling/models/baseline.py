@@ -4,13 +4,15 @@ Minami et al. (2025) fit ``error(n) = D n^-alpha + C`` to each learning curve se
 :func:`fit_least_squares` does the same on the log scale (every seed's observation, equal
 weights), with the numerically stable reference-size parameterisation of
 :mod:`bayes_scaling.models.laws` and a few starting points. It is the baseline the Bayesian
-model is compared against and the sampler's starting point.
+model is compared against and the sampler's starting point. Its bootstrap over seeds, for
+predictive intervals, is :mod:`bayes_scaling.models.baseline_bootstrap`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,22 +33,57 @@ BOUNDS: dict[str, tuple[float, float]] = {
 }
 
 
-def _fit_one(
-    law: ScalingLaw, x: np.ndarray, y: np.ndarray, x_range: tuple[float, float]
-) -> tuple[dict[str, float], dict[str, float], float, bool]:
+def _bounds(law: ScalingLaw, x_range: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper bounds of ``law``'s parameters (the break inside the data's range)."""
     names = law.params
     lo = np.array([BOUNDS[p][0] for p in names])
     hi = np.array([BOUNDS[p][1] for p in names])
     if "log_break" in names:
         j = names.index("log_break")
         lo[j], hi[j] = x_range
+    return lo, hi
+
+
+def _solve(
+    law: ScalingLaw,
+    x: np.ndarray,
+    y: np.ndarray,
+    starts: Sequence[np.ndarray],
+    lo: np.ndarray,
+    hi: np.ndarray,
+    weights: np.ndarray | None = None,
+) -> Any:
+    """Best :func:`scipy.optimize.least_squares` result over ``starts`` (None if all fail).
+
+    ``weights`` (per observation) multiply the squared residuals.
+    """
+    names = law.params
+    root_w = None if weights is None else np.sqrt(weights)
 
     def resid(v: np.ndarray) -> np.ndarray:
-        return law.log_mean(x, dict(zip(names, v, strict=True))) - y
+        r = law.log_mean(x, dict(zip(names, v, strict=True))) - y
+        return r if root_w is None else r * root_w
 
+    best = None
+    for v0 in starts:
+        v0 = np.clip(v0, lo + 1e-9, hi - 1e-9)
+        try:
+            res = least_squares(resid, v0, bounds=(lo, hi), method="trf", x_scale=1.0)
+        except (ValueError, FloatingPointError):  # pragma: no cover - defensive
+            continue
+        if best is None or res.cost < best.cost:
+            best = res
+    return best
+
+
+def _fit_one(
+    law: ScalingLaw, x: np.ndarray, y: np.ndarray, x_range: tuple[float, float]
+) -> tuple[dict[str, float], dict[str, float], float, bool]:
+    names = law.params
+    lo, hi = _bounds(law, x_range)
     # starting points: level at the reference size, a few gap fractions and slopes
     level = float(np.mean(y[np.abs(x) == np.abs(x).min()]))
-    best = None
+    starts = []
     for gap in (-2.0, 0.0, 2.0) if law.has_gap else (0.0,):
         for la in (np.log(0.3), np.log(1.0)):
             start = {
@@ -56,13 +93,8 @@ def _fit_one(
                 "log_alpha2": la,
                 "log_break": float(np.mean(x_range)),
             }
-            v0 = np.clip([start[p] for p in names], lo + 1e-9, hi - 1e-9)
-            try:
-                res = least_squares(resid, v0, bounds=(lo, hi), method="trf", x_scale=1.0)
-            except (ValueError, FloatingPointError):  # pragma: no cover - defensive
-                continue
-            if best is None or res.cost < best.cost:
-                best = res
+            starts.append(np.array([start[p] for p in names]))
+    best = _solve(law, x, y, starts, lo, hi)
     if best is None:  # pragma: no cover - defensive
         return {p: np.nan for p in names}, {p: np.nan for p in names}, np.nan, False
     dof = max(len(y) - len(names), 1)

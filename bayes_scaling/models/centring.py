@@ -102,21 +102,22 @@ def centring_weights(
         dof -= 1
     for _ in range(iterations):
         omega = 1.0 / (var + tau_c2[None, :])
-        total = sum((effects[g.column][g.curve_index] for g in groups), np.zeros_like(theta))
+        total = sum((g.take(effects[g.column], 0) for g in groups), np.zeros_like(theta))
         if covariate is not None:
             total = total + s_c * slope[None, :]
         mu = (omega * (theta - total)).sum(axis=0) / omega.sum(axis=0)
         for g in groups:
-            others = total - effects[g.column][g.curve_index]
+            others = total - g.take(effects[g.column], 0)
             r = theta - mu - others
-            num = np.zeros((len(g.levels), k))
-            den = np.zeros((len(g.levels), k))
+            num = np.zeros((len(g.levels) + 1, k))  # the last row: excluded levels' curves
+            den = np.zeros((len(g.levels) + 1, k))
             np.add.at(num, g.curve_index, omega * r)
             np.add.at(den, g.curve_index, omega)
+            num, den = num[:-1], den[:-1]
             eff = num / den
             eff -= eff.mean(axis=0)
             level_var[g.column] = 1.0 / den
-            total = others + eff[g.curve_index]
+            total = others + g.take(eff, 0)
             effects[g.column] = eff
         if covariate is not None:
             others = total - s_c * slope[None, :]

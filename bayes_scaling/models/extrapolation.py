@@ -204,7 +204,7 @@ def curve_location(post: xr.Dataset, data: CurveData, law: ScalingLaw) -> np.nda
                     data.n_curves, axis=0)  # fmt: skip
     for g in data.groups:
         eff = post[f"effect_{g.column}"].mean(("chain", "draw")).transpose(g.column, "param")
-        lin = lin + eff.values[g.curve_index]
+        lin = lin + g.take(eff.values, axis=0)
     if data.has_m_slope:
         lin = lin + data.curve_log_m[:, None] * post["m_slope"].mean(("chain", "draw")).values
     return lin[:, : len(P)]

@@ -163,7 +163,7 @@ def build_pymc_model(
                     u = pm.Normal(
                         f"z_{g.column}", 0.0, priors.group_sd, dims=("param", contrast_dim(g))
                     )
-                    lin = lin + pt.dot(u, basis.T).T[idx]
+                    lin = lin + _pad(pt.dot(u, basis.T).T, g)[idx]
                     continue
                 spread = priors.spread(priors.group_sd, P)
                 log_tau = pt.log(_sd_rv(f"tau_{g.column}", spread, priors))
@@ -175,7 +175,7 @@ def build_pymc_model(
                     dims=("param", contrast_dim(g)),
                 )  # fmt: skip
                 z = pt.dot(u, basis.T)  # (param, level), sums to zero over the levels
-                lin = lin + (pt.exp((1.0 - w) * log_tau)[:, None] * z).T[idx]
+                lin = lin + _pad((pt.exp((1.0 - w) * log_tau)[:, None] * z).T, g)[idx]
             if data.has_m_slope:  # tasks measured at several experimental sizes m
                 s_m = pm.Data("curve_log_m", data.curve_log_m, dims="curve")
                 beta = pm.Normal("m_slope", 0.0, priors.spread(priors.m_slope_sd, P), dims="param")
@@ -294,7 +294,7 @@ def latent_to_theta(
         else:  # fixed effects (fewer than MIN_POOLED_LEVELS levels)
             effect = z
         out[f"effect_{g.column}"] = (("chain", "draw", g.column, "param"), effect)
-        lin = lin + effect[:, :, g.curve_index, :]
+        lin = lin + g.take(effect, axis=2)
     if data.has_m_slope:
         beta = post["m_slope"].transpose("chain", "draw", "param").values
         lin = lin + data.curve_log_m[None, None, :, None] * beta[:, :, None, :]
@@ -306,6 +306,15 @@ def latent_to_theta(
     for g in data.groups:
         coords[g.column] = g.levels
     return xr.Dataset(out, coords=coords)
+
+
+def _pad(effect: Any, group: Any) -> Any:
+    """Append a zero row to a ``(level, param)`` effect matrix for excluded levels' curves."""
+    if not group.has_excluded:
+        return effect
+    import pytensor.tensor as pt
+
+    return pt.concatenate([effect, pt.zeros_like(effect[:1])], axis=0)
 
 
 def _sd_rv(name: str, scale: np.ndarray, priors: Priors) -> Any:

@@ -67,6 +67,8 @@ def new_curve_params(
             if g.column == "m" and g.column in new:
                 values = ["full" if pd.isna(v) else str(int(v)) for v in new[g.column].tolist()]
             for i, v in enumerate(values):
+                if v in g.excluded:  # the level of an earlier column: no effect from this one
+                    continue
                 if v in g.levels:
                     theta[:, i, :] += eff[:, g.levels.index(v), :]
                 else:  # unseen or unknown level: a new group effect
