@@ -157,6 +157,16 @@ def test_spreads_are_small_for_law_curves_and_large_for_bending_curves():
     assert total["bent"] > 2.0 * total["law"], (s_law, s_bent)
 
 
+def test_a_tail_is_counted_once_when_both_cuts_keep_the_same_sizes():
+    # sizes 16, 32, 64 then 4096: n_max/4 and n_max/8 both keep the first three
+    rows = [{"property": "p0", "database": f"db{i}", "D": 2.0, "alpha": 0.4, "C": 0.05,
+             "sigma": 0.02} for i in range(4)]  # fmt: skip
+    truth = pd.DataFrame(rows).set_index("database")
+    curves = simulate_curves(truth.reset_index(), [16, 32, 64, 4096], seeds=3, rng=1)
+    spread = estimate_spread(*fake_posterior(curves, truth, 0.02), get_law("power_gap"), Priors())
+    assert len(spread.tails) == 4 and set(spread.tails["cut"]) == {CUTS[0]}
+
+
 def test_calibrated_intervals_cover_bending_truth_where_the_law_does_not():
     """Fit-free coverage check: refit each bending curve's truncated data, bend, compare."""
     curves, truth = curve_set(steepen=True, seed=5, count=10)

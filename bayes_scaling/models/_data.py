@@ -225,12 +225,11 @@ def prepare(curves: pd.DataFrame, groups: Sequence[str] | None) -> CurveData:
                 f"{', '.join(map(repr, varying.index[:5]))}; a grouping column must be "
                 "constant within each curve."
             )
-        values = per_curve.groupby("_c")["_v"].first().loc[ids]
+        every = per_curve.groupby("_c")["_v"].first().loc[ids]  # one value per curve
         position = np.arange(len(ids))
-        sets = {v: frozenset(position[values.to_numpy() == v]) for v in values.unique()}
+        sets = {v: frozenset(position[every.to_numpy() == v]) for v in every.unique()}
         aliased = sorted(v for v, s in sets.items() if s in members)
-        if aliased and len(ids) > 1:
-            values = values[~values.isin(aliased)]
+        values = every[~every.isin(aliased)] if len(ids) > 1 else every
         levels = sorted(values.unique())
         if len(ids) == 1:
             dropped[col] = "a single curve has no group structure (no pooling)"
@@ -260,8 +259,7 @@ def prepare(curves: pd.DataFrame, groups: Sequence[str] | None) -> CurveData:
             )
             continue
         lookup = {lvl: i for i, lvl in enumerate(levels)}
-        full = per_curve.groupby("_c")["_v"].first().loc[ids]
-        index = np.array([lookup.get(v, len(levels)) for v in full], dtype="int64")
+        index = np.array([lookup.get(v, len(levels)) for v in every], dtype="int64")
         specs.append(GroupSpec(col, [str(v) for v in levels], index, tuple(map(str, aliased))))
         members |= {s for v, s in sets.items() if v in lookup}
 

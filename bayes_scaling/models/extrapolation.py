@@ -17,7 +17,8 @@ that reads ``(D, alpha, C)`` draws works on the bent draws unchanged.
 
 The scales ``(kappa_g, kappa_a)`` are **pooled across curves** of a kind (transfer, scratch)
 and **learnt from the data's held-out tails** (:func:`estimate_spread`): each curve is cut
-at ``n_max / 4`` and ``n_max / 8`` (:data:`CUTS`), its law is refitted to the kept sizes
+at ``n_max / 4`` and ``n_max / 8`` (:data:`CUTS`; a cut that keeps the same sizes as
+another is used once), its law is refitted to the kept sizes
 with the fitted hierarchy as its prior (a maximum a posteriori fit: the model's prior for
 that curve given the posterior's population location and spread), bent as above from the
 cut, and the held-out seed means score every ``(kappa_g, kappa_a)`` on a grid (the
@@ -233,10 +234,12 @@ def tail_cases(
         sel = data.point_curve == c
         n = data.point_n[sel].astype(float)
         x, y, k = data.point_x[sel], data.point_ybar[sel], data.point_k[sel].astype(float)
+        seen: set[int] = set()
         for cut in CUTS:
             kept = n <= n.max() / cut
-            if kept.sum() < MIN_KEPT_SIZES or kept.all():
-                continue
+            if kept.sum() < MIN_KEPT_SIZES or kept.all() or int(kept.sum()) in seen:
+                continue  # too few kept sizes, nothing held out, or the same tail again
+            seen.add(int(kept.sum()))
             theta = _refit(base, x[kept], y[kept], k[kept] / sigma[c] ** 2, loc[c], sd)
             p = {name: np.asarray(v) for name, v in zip(P, theta, strict=True)}
             xa = float(x[kept].max())
