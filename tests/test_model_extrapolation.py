@@ -20,8 +20,8 @@ from bayes_scaling.exceptions import BayesScalingError
 from bayes_scaling.models._data import prepare
 from bayes_scaling.models.extrapolation import (
     CUTS,
-    KAPPA_ALPHA_GRID,
-    KAPPA_GAP_GRID,
+    GRIDS,
+    PRIOR_SCALE,
     ExtrapolationSpread,
     bend,
     bent_draws,
@@ -36,15 +36,12 @@ from bayes_scaling.simulate import simulate_curves
 GRID = np.unique(np.geomspace(16, 32768, 12).astype(int))
 
 
-def point_spread(kg: float, ka: float) -> ExtrapolationSpread:
-    """A spread whose grid posterior sits on one ``(kappa_g, kappa_a)`` cell."""
-    w = np.zeros((1, KAPPA_GAP_GRID.size, KAPPA_ALPHA_GRID.size))
-    w[0, np.argmin(abs(KAPPA_GAP_GRID - kg)), np.argmin(abs(KAPPA_ALPHA_GRID - ka))] = 1.0
-    da = xr.DataArray(
-        w,
-        dims=("kind", "kappa_gap", "kappa_alpha"),
-        coords={"kind": ["all"], "kappa_gap": KAPPA_GAP_GRID, "kappa_alpha": KAPPA_ALPHA_GRID},
-    )
+def point_spread(kg: float, ka: float, mg: float = 0.0, ma: float = 0.0) -> ExtrapolationSpread:
+    """A spread whose grid posterior sits on one ``(mu_g, mu_a, kappa_g, kappa_a)`` cell."""
+    w = np.zeros((1, *(v.size for v in GRIDS.values())))
+    cell = [np.argmin(abs(GRIDS[k] - v)) for k, v in zip(GRIDS, (mg, ma, kg, ka), strict=True)]
+    w[(0, *cell)] = 1.0
+    da = xr.DataArray(w, dims=("kind", *GRIDS), coords={"kind": ["all"], **GRIDS})
     return ExtrapolationSpread(da, pd.DataFrame(columns=["curve", "kind"]))
 
 
@@ -91,6 +88,17 @@ def test_spread_grows_with_distance_beyond_the_anchor():
             np.testing.assert_allclose(e, e_law, rtol=1e-10)
     widths = np.array(widths)
     assert np.all(np.diff(widths, axis=0) > 0)
+
+
+def test_a_shift_bends_every_draw_one_way():
+    D, alpha, C = law_draws()
+    n_a = np.array([1000.0, 1000.0])
+    kinds = np.array(["all", "all"])
+    Db, ab, Cb = bent_draws(
+        point_spread(0.0, 0.0, mg=-1.5, ma=0.4), D, alpha, C, n_a, kinds, np.random.default_rng(3)
+    )
+    n = 1e5
+    assert np.all(Db * n ** (-ab) + Cb < D * n ** (-alpha) + C)  # steeper than the law
 
 
 def test_bend_formula_matches_the_law_form():
@@ -152,9 +160,13 @@ def test_spreads_are_small_for_law_curves_and_large_for_bending_curves():
     }
     # every curve contributes a tail at each cut
     assert int(s_law["tails"].iloc[0]) == len(CUTS) * 8
-    total = {k: mean[k][("all", "kappa_gap")] / 2.0 + mean[k][("all", "kappa_alpha")] / 0.6
-             for k in mean}  # fmt: skip
+    # how far the tails bend, in prior-scale units: a shift (mean) or a spread
+    total = {
+        k: sum(abs(mean[k][("all", name)]) / PRIOR_SCALE[name] for name in GRIDS) for k in mean
+    }
     assert total["bent"] > 2.0 * total["law"], (s_law, s_bent)
+    # the breaking curves steepen: the learnt shift says so (gap share down or alpha up)
+    assert mean["bent"][("all", "mu_gap")] < 0 or mean["bent"][("all", "mu_alpha")] > 0
 
 
 def test_a_tail_is_counted_once_when_both_cuts_keep_the_same_sizes():

@@ -9,22 +9,25 @@ exponent,
 
     e'(n) = e(n_a) [g' + (1 - g') (n / n_a)^-alpha']     for n > n_a
     logit g' = logit(C / e(n_a)) + eta_g,   log alpha' = log alpha + eta_a
-    eta_g ~ Normal(0, kappa_g),   eta_a ~ Normal(0, kappa_a)    (independent per curve)
+    eta_g ~ Normal(mu_g, kappa_g),   eta_a ~ Normal(mu_a, kappa_a)   (independent per curve)
 
 so predictions at and below ``n_a`` are unchanged (as sharp as the fit) and the spread
 grows with ``log(n / n_a)``. ``e'`` is again a law ``D' n^-alpha' + C'``, so every decision
 that reads ``(D, alpha, C)`` draws works on the bent draws unchanged.
 
-The scales ``(kappa_g, kappa_a)`` are **pooled across curves** of a kind (transfer, scratch)
+The means ``(mu_g, mu_a)`` (a systematic bend: real curves tend to steepen, ``mu_g < 0`` or
+``mu_a > 0``, or to flatten) and scales ``(kappa_g, kappa_a)`` are **pooled across curves**
+of a kind (transfer, scratch)
 and **learnt from the data's held-out tails** (:func:`estimate_spread`): each curve is cut
 at ``n_max / 4`` and ``n_max / 8`` (:data:`CUTS`; a cut that keeps the same sizes as
 another is used once), its law is refitted to the kept sizes
 with the fitted hierarchy as its prior (a maximum a posteriori fit: the model's prior for
 that curve given the posterior's population location and spread), bent as above from the
-cut, and the held-out seed means score every ``(kappa_g, kappa_a)`` on a grid (the
+cut, and the held-out seed means score every ``(mu_g, mu_a, kappa_g, kappa_a)`` on a grid (the
 likelihood of a curve's tail integrates over its ``eta``). The grid posterior (a
-half-normal prior on each scale) is kept; each posterior draw of the law is bent with a
-``(kappa_g, kappa_a)`` drawn from it, so the scales' own uncertainty is carried too.
+normal prior on each mean, half-normal on each scale) is kept; each posterior draw of the
+law is bent with a ``(mu_g, mu_a, kappa_g, kappa_a)`` drawn from it, so their own
+uncertainty is carried too.
 Everything is deterministic given the fit (fixed quasi-random draws, the fit's prediction
 seed).
 """
@@ -48,15 +51,25 @@ from bayes_scaling.models.priors import Priors
 CUTS: tuple[float, ...] = (4.0, 8.0)
 #: Fewest kept distinct sizes for a cut to be used (the law has three parameters).
 MIN_KEPT_SIZES: int = 3
-#: Grids of the two spreads (``kappa_g`` on the logit gap share, ``kappa_a`` on log alpha).
-KAPPA_GAP_GRID: np.ndarray = np.linspace(0.0, 4.0, 17)
-KAPPA_ALPHA_GRID: np.ndarray = np.linspace(0.0, 1.2, 13)
-#: Half-normal prior scales of the two spreads (weakly informative).
-KAPPA_PRIOR_SCALE: tuple[float, float] = (2.0, 0.6)
+#: Grids of the bend's hyper-parameters, in the order of the grid posterior's axes: means
+#: (``mu_gap`` on the logit gap share, ``mu_alpha`` on log alpha) and spreads
+#: (``kappa_gap``, ``kappa_alpha``).
+GRIDS: dict[str, np.ndarray] = {
+    "mu_gap": np.linspace(-3.0, 1.5, 7),
+    "mu_alpha": np.linspace(-0.4, 1.2, 5),
+    "kappa_gap": np.linspace(0.0, 4.0, 9),
+    "kappa_alpha": np.linspace(0.0, 1.2, 7),
+}
+KAPPA_GAP_GRID: np.ndarray = GRIDS["kappa_gap"]
+KAPPA_ALPHA_GRID: np.ndarray = GRIDS["kappa_alpha"]
+#: Prior scales: Normal(0, s) on the means, half-normal(s) on the spreads.
+PRIOR_SCALE: dict[str, float] = {
+    "mu_gap": 1.5, "mu_alpha": 0.5, "kappa_gap": 2.0, "kappa_alpha": 0.6,
+}  # fmt: skip
 #: Fewest curves with a usable tail for a kind to get its own spreads (else: all kinds).
 MIN_TAIL_CURVES: int = 3
 #: Monte Carlo draws of ``eta`` per tail; fixed seed (deterministic scores).
-N_ETA: int = 512
+N_ETA: int = 256
 #: Floor of a held-out point's standard deviation on the log scale (the Monte Carlo
 #: integral's resolution and the refit's own error; 2 %).
 SD_FLOOR: float = 0.02
@@ -71,7 +84,8 @@ class ExtrapolationSpread:
     Attributes
     ----------
     weights : xarray.DataArray
-        Grid posterior ``(kind, kappa_gap, kappa_alpha)`` (sums to 1 per kind).
+        Grid posterior ``(kind, mu_gap, mu_alpha, kappa_gap, kappa_alpha)`` (sums to 1 per
+        kind; grids :data:`GRIDS`).
     tails : pandas.DataFrame
         One row per curve and cut used: curve, kind, cut, kept and held-out sizes.
 
@@ -86,15 +100,12 @@ class ExtrapolationSpread:
         return [str(k) for k in self.weights["kind"].values]
 
     def summary(self) -> pd.DataFrame:
-        """Posterior mean and 90 % range of each spread, per kind, with the tails used."""
+        """Posterior mean and 90 % range of each hyper-parameter, per kind, with the tails used."""
         rows = []
         for kind in self.kinds:
             w = self.weights.sel(kind=kind)
-            for name, grid, axis in (
-                ("kappa_gap", KAPPA_GAP_GRID, "kappa_alpha"),
-                ("kappa_alpha", KAPPA_ALPHA_GRID, "kappa_gap"),
-            ):
-                marg = w.sum(axis).values
+            for name, grid in GRIDS.items():
+                marg = w.sum([a for a in GRIDS if a != name]).values
                 cdf = np.cumsum(marg)
                 lo = grid[np.searchsorted(cdf, 0.05)]
                 hi = grid[min(np.searchsorted(cdf, 0.95), len(grid) - 1)]
@@ -112,29 +123,30 @@ class ExtrapolationSpread:
         kinds = [k for k in self.kinds if k != "all"] or ["all"]
         parts = []
         for kind in kinds:
-            g, a = s.loc[(kind, "kappa_gap")], s.loc[(kind, "kappa_alpha")]
+            v = {name: s.loc[(kind, name)] for name in GRIDS}
             parts.append(
-                f"{'all curves' if kind == 'all' else kind + ' curves'}: spread "
-                f"{g['mean']:.2g} on the logit gap share and {a['mean']:.2g} on log α "
-                f"(from {int(g['tails'])} tails of {int(g['curves'])} curves)"
+                f"{'all curves' if kind == 'all' else kind + ' curves'}: logit gap share "
+                f"shifted by {v['mu_gap']['mean']:+.2g} ± {v['kappa_gap']['mean']:.2g}, log α "
+                f"by {v['mu_alpha']['mean']:+.2g} ± {v['kappa_alpha']['mean']:.2g} (from "
+                f"{int(v['mu_gap']['tails'])} tails of {int(v['mu_gap']['curves'])} curves)"
             )
         return (
             "Beyond the largest size measured, every answer includes how far real curves "
             "bend away from the law, learnt from the curves' own held-out tails (each cut at "
             f"n_max/{int(CUTS[0])} and n_max/{int(CUTS[-1])}, refitted, and scored on the "
-            "sizes left out): " + "; ".join(parts) + "."
+            "sizes left out; a negative gap shift or a positive α shift means the curves "
+            "steepen beyond the law): " + "; ".join(parts) + "."
         )
 
     def draw(self, kinds: np.ndarray, n_draws: int, rng: np.random.Generator) -> np.ndarray:
-        """Draws of ``(kappa_g, kappa_a)`` per posterior draw and curve kind.
+        """Draws of ``(mu_g, mu_a, kappa_g, kappa_a)`` per posterior draw and curve kind.
 
-        Returns an array ``(n_draws, len(kinds), 2)``; curves of one kind share the draw
-        (the spreads are pooled hyper-parameters), a kind without its own grid posterior
-        uses ``"all"``.
+        Returns an array ``(n_draws, len(kinds), 4)``; curves of one kind share the draw
+        (pooled hyper-parameters), a kind without its own grid posterior uses ``"all"``.
         """
-        out = np.zeros((n_draws, len(kinds), 2))
-        g_grid, a_grid = np.meshgrid(KAPPA_GAP_GRID, KAPPA_ALPHA_GRID, indexing="ij")
-        flat = np.column_stack([g_grid.ravel(), a_grid.ravel()])
+        out = np.zeros((n_draws, len(kinds), len(GRIDS)))
+        mesh = np.meshgrid(*GRIDS.values(), indexing="ij")
+        flat = np.column_stack([m.ravel() for m in mesh])
         for kind in pd.unique(np.asarray(kinds, dtype=object)):
             key = kind if kind in self.kinds else "all"
             p = self.weights.sel(kind=key).values.ravel()
@@ -259,20 +271,25 @@ def tail_cases(
 
 
 def _log_scores(cases: list[dict[str, np.ndarray]], has_gap: bool) -> np.ndarray:
-    """Log predictive density of every tail on the spread grid: ``(case, gap, alpha)``."""
+    """Log predictive density of every tail on the grid: ``(case, *GRIDS axes)``."""
     rng = np.random.default_rng(20250146)
     z = rng.standard_normal((N_ETA, 2))
-    out = np.zeros((len(cases), KAPPA_GAP_GRID.size, KAPPA_ALPHA_GRID.size))
-    kg = KAPPA_GAP_GRID[:, None, None]
-    ka = KAPPA_ALPHA_GRID[None, :, None]
+    shape = tuple(v.size for v in GRIDS.values())
+    out = np.zeros((len(cases), *shape))
+    mg, ma, kg, ka = (
+        v.reshape([-1 if j == i else 1 for j in range(len(GRIDS))] + [1])
+        for i, v in enumerate(GRIDS.values())
+    )  # each broadcast along its own axis, then eta
+    eta_g = mg + kg * z[:, 0]  # (mu_g, 1, kappa_g, 1, eta)
+    eta_a = ma + ka * z[:, 1]  # (1, mu_a, 1, kappa_a, eta)
     for i, case in enumerate(cases):
         _, g, a = bend(
             np.asarray(case["log_ea"]), np.asarray(case["g"]), np.asarray(case["alpha"]),
-            kg * z[None, None, :, 0], ka * z[None, None, :, 1], has_gap=has_gap,
+            eta_g, eta_a, has_gap=has_gap,
         )  # fmt: skip
         pred = bent_log_error(
-            case["x"][None, None, None, :], case["xa"], case["log_ea"], g[..., None], a[..., None]
-        )  # (gap, alpha, eta, point)
+            case["x"], case["xa"], case["log_ea"], g[..., None], a[..., None]
+        )  # (*grid, eta, point)
         ll = -0.5 * ((case["y"] - pred) ** 2 / case["var"] + np.log(2 * np.pi * case["var"]))
         out[i] = special.logsumexp(ll.sum(axis=-1), axis=-1) - np.log(N_ETA)
     return out
@@ -283,10 +300,15 @@ def estimate_spread(
 ) -> ExtrapolationSpread:
     """Learn the extrapolation spreads from the curves' held-out tails (module docstring)."""
     tails, cases = tail_cases(post, data, law, priors)
-    scores = _log_scores(cases, law.has_gap) if cases else np.zeros((0,) * 3)
-    s_g, s_a = KAPPA_PRIOR_SCALE
-    log_prior = (
-        -0.5 * (KAPPA_GAP_GRID[:, None] / s_g) ** 2 - 0.5 * (KAPPA_ALPHA_GRID[None, :] / s_a) ** 2
+    scores = (
+        _log_scores(cases, law.has_gap)
+        if cases
+        else np.zeros((0, *(v.size for v in GRIDS.values())))
+    )
+    log_prior = sum(
+        -0.5
+        * (v / PRIOR_SCALE[name]).reshape([-1 if j == i else 1 for j in range(len(GRIDS))]) ** 2
+        for i, (name, v) in enumerate(GRIDS.items())
     )
     kinds = ["all"]
     if len(tails):
@@ -300,8 +322,8 @@ def estimate_spread(
         weights.append(w / w.sum())
     da = xr.DataArray(
         np.stack(weights),
-        dims=("kind", "kappa_gap", "kappa_alpha"),
-        coords={"kind": kinds, "kappa_gap": KAPPA_GAP_GRID, "kappa_alpha": KAPPA_ALPHA_GRID},
+        dims=("kind", *GRIDS),
+        coords={"kind": kinds, **GRIDS},
         name="weight",
     )
     return ExtrapolationSpread(da, tails)
@@ -327,8 +349,8 @@ def bent_draws(
     are its large-``n`` asymptote).
     """
     S, K = D.shape
-    kappa = spread.draw(kinds, S, rng)
-    eta = rng.standard_normal((S, K, 2)) * kappa
+    hyper = spread.draw(kinds, S, rng)  # mu_g, mu_a, kappa_g, kappa_a
+    eta = hyper[..., :2] + rng.standard_normal((S, K, 2)) * hyper[..., 2:]
     n_a = np.asarray(n_anchor, dtype=float)[None, :]
     e_a = D * n_a ** (-alpha) + C if log_e_anchor is None else np.exp(log_e_anchor)
     _, g, a = bend(np.log(e_a), C / e_a, alpha, eta[..., 0], eta[..., 1], has_gap=has_gap)
