@@ -11,24 +11,24 @@ exponent,
     logit g' = logit(C / e(n_a)) + eta_g,   log alpha' = log alpha + eta_a
     eta_g ~ Normal(mu_g, kappa_g),   eta_a ~ Normal(mu_a, kappa_a)   (independent per curve)
 
-so predictions at and below ``n_a`` are unchanged (as sharp as the fit) and the spread
-grows with ``log(n / n_a)``. ``e'`` is again a law ``D' n^-alpha' + C'``, so every decision
-that reads ``(D, alpha, C)`` draws works on the bent draws unchanged.
+so predictions at and below ``n_a`` are unchanged (as sharp as the fit) and the bend, its
+shift and its spread, grows with ``log(n / n_a)``. ``e'`` is again a law
+``D' n^-alpha' + C'``, so every decision that reads ``(D, alpha, C)`` draws works on the
+bent draws unchanged.
 
-The means ``(mu_g, mu_a)`` (a systematic bend: real curves tend to steepen, ``mu_g < 0`` or
-``mu_a > 0``, or to flatten) and scales ``(kappa_g, kappa_a)`` are **pooled across curves**
-of a kind (transfer, scratch)
-and **learnt from the data's held-out tails** (:func:`estimate_spread`): each curve is cut
-at ``n_max / 4`` and ``n_max / 8`` (:data:`CUTS`; a cut that keeps the same sizes as
-another is used once), its law is refitted to the kept sizes
-with the fitted hierarchy as its prior (a maximum a posteriori fit: the model's prior for
-that curve given the posterior's population location and spread), bent as above from the
-cut, and the held-out seed means score every ``(mu_g, mu_a, kappa_g, kappa_a)`` on a grid (the
-likelihood of a curve's tail integrates over its ``eta``). The grid posterior (a
-normal prior on each mean, half-normal on each scale) is kept; each posterior draw of the
-law is bent with a ``(mu_g, mu_a, kappa_g, kappa_a)`` drawn from it, so their own
-uncertainty is carried too.
-Everything is deterministic given the fit (fixed quasi-random draws, the fit's prediction
+The means ``(mu_g, mu_a)`` (a systematic bend: ``mu_g < 0`` or ``mu_a > 0`` when real
+curves tend to steepen beyond the law, the other signs when they flatten) and the scales
+``(kappa_g, kappa_a)`` are **pooled across curves** of a kind (transfer, scratch) and
+**learnt from the data's held-out tails** (:func:`estimate_spread`): each curve is cut at
+``n_max / 4`` and ``n_max / 8`` (:data:`CUTS`; a cut that keeps the same sizes as another
+is used once), its law is refitted to the kept sizes with the fitted hierarchy as its prior
+(a maximum a posteriori fit: the model's prior for that curve given the posterior's
+population location and spread), bent as above from the cut, and the held-out seed means
+score every ``(mu_g, mu_a, kappa_g, kappa_a)`` on a grid (:data:`GRIDS`; the likelihood of
+a curve's tail integrates over its ``eta``). The grid posterior (a normal prior on each
+mean, half-normal on each scale: :data:`PRIOR_SCALE`) is kept; each posterior draw of the
+law is bent with hyper-parameters drawn from it, so their own uncertainty is carried too.
+Everything is deterministic given the fit (fixed pseudo-random draws, the fit's prediction
 seed).
 """
 
@@ -60,13 +60,11 @@ GRIDS: dict[str, np.ndarray] = {
     "kappa_gap": np.linspace(0.0, 4.0, 9),
     "kappa_alpha": np.linspace(0.0, 1.2, 7),
 }
-KAPPA_GAP_GRID: np.ndarray = GRIDS["kappa_gap"]
-KAPPA_ALPHA_GRID: np.ndarray = GRIDS["kappa_alpha"]
 #: Prior scales: Normal(0, s) on the means, half-normal(s) on the spreads.
 PRIOR_SCALE: dict[str, float] = {
     "mu_gap": 1.5, "mu_alpha": 0.5, "kappa_gap": 2.0, "kappa_alpha": 0.6,
 }  # fmt: skip
-#: Fewest curves with a usable tail for a kind to get its own spreads (else: all kinds).
+#: Fewest curves with a usable tail for a kind to get its own grid posterior (else: all kinds).
 MIN_TAIL_CURVES: int = 3
 #: Monte Carlo draws of ``eta`` per tail; fixed seed (deterministic scores).
 N_ETA: int = 256
@@ -79,7 +77,7 @@ _BOUNDS = {"log_e_ref": (-12.0, 8.0), "logit_gap": (-12.0, 12.0), "log_alpha": (
 
 @dataclass(frozen=True)
 class ExtrapolationSpread:
-    """Pooled spreads of the law's extrapolation error, learnt from held-out tails.
+    """Pooled bend (shift and spread) of the law's extrapolation, learnt from held-out tails.
 
     Attributes
     ----------
