@@ -111,6 +111,14 @@ class FittedCurveOutputs(FittedState):
             self._predict_seed + 1, has_gap=get_law(self.law).has_gap,
         )  # fmt: skip
 
+    def _beyond(self, n: Any, extrapolation: str) -> bool:
+        """Whether a calibrated prediction at ``n`` reaches beyond some fitted curve's data."""
+        if extrapolation != "calibrated":
+            return False
+        n_arr = np.asarray(n, dtype=float)
+        finite = n_arr[np.isfinite(n_arr)]  # bad sizes are refused by predict_error
+        return bool(finite.size) and float(finite.max()) > float(self.data_.meta["n_max"].min())
+
     @property
     def extrapolation_spread_(self) -> ExtrapolationSpread:
         """Pooled extrapolation spreads learnt from the fitted curves' held-out tails.
@@ -255,6 +263,6 @@ class FittedCurveOutputs(FittedState):
             prob=prob,
             return_draws=return_draws,
             seed=self._predict_seed if random_seed is None else random_seed,
-            spread=self.extrapolation_spread_ if extrapolation == "calibrated" else None,
+            spread=self.extrapolation_spread_ if self._beyond(n, extrapolation) else None,
             bend_seed=self._predict_seed + 1,
         )
