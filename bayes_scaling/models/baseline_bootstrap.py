@@ -20,7 +20,13 @@ import xarray as xr
 from bayes_scaling.constants import CREDIBLE_INTERVAL
 from bayes_scaling.exceptions import BayesScalingError
 from bayes_scaling.models._data import prepare
-from bayes_scaling.models._draws import check_prob, check_scale
+from bayes_scaling.models._draws import (
+    check_kind,
+    check_prob,
+    check_scale,
+    check_sizes,
+    prediction_table,
+)
 from bayes_scaling.models.baseline import (
     LeastSquaresFit,
     _bounds,
@@ -272,11 +278,8 @@ class LeastSquaresBootstrap:
         """
         law = get_law(self.fit.law)
         check_scale(scale)
-        if kind not in ("mean", "observation"):
-            raise BayesScalingError(f"kind must be 'mean' or 'observation', got {kind!r}.")
-        n_arr = np.atleast_1d(np.asarray(n, dtype=float))
-        if n_arr.ndim != 1 or np.any(~np.isfinite(n_arr)) or np.any(n_arr <= 0):
-            raise BayesScalingError("n must be a 1-D array of finite sizes > 0.")
+        check_kind(kind)
+        n_arr = check_sizes(n)
         ids = _curve_list(curves, self.curve_ids)
         pos = [self.curve_ids.index(c) for c in ids]
         x = np.log(n_arr) - self.fit.log_n_ref
@@ -317,22 +320,10 @@ class LeastSquaresBootstrap:
         """
         prob = check_prob(prob)
         da = self.predict_draws(n, curves, scale=scale, kind=kind)
-        v = da.values
-        q = np.nanquantile(v, [0.5, (1.0 - prob) / 2.0, (1.0 + prob) / 2.0], axis=0)
-        C, N = v.shape[1], v.shape[2]
-        return pd.DataFrame(
-            {
-                "curve": np.repeat(da["curve"].values, N),
-                "n": np.tile(da["n"].values, C),
-                "scale": scale,
-                "kind": kind,
-                "mean": np.nanmean(v, axis=0).ravel(),
-                "median": q[0].ravel(),
-                "lower": q[1].ravel(),
-                "upper": q[2].ravel(),
-                "ci_prob": prob,
-            }
-        )
+        return prediction_table(
+            da.values, da["curve"].values, da["n"].values,
+            scale=scale, kind=kind, prob=prob, skipna=True,
+        )  # fmt: skip
 
 
 def bootstrap_least_squares(

@@ -18,7 +18,14 @@ import xarray as xr
 
 from bayes_scaling.exceptions import BayesScalingError, UnknownNameError
 from bayes_scaling.models._data import CurveData
-from bayes_scaling.models._draws import check_prob, check_scale, flat_curve, quantile_table
+from bayes_scaling.models._draws import (
+    check_kind,
+    check_prob,
+    check_scale,
+    check_sizes,
+    flat_curve,
+    prediction_table,
+)
 from bayes_scaling.models.assemble import posterior_params
 from bayes_scaling.models.extrapolation import ExtrapolationSpread, bend_fitted
 from bayes_scaling.models.laws import ScalingLaw
@@ -232,11 +239,8 @@ def predict_error(
     """
     check_scale(scale)
     prob = check_prob(prob)
-    if kind not in ("mean", "observation"):
-        raise BayesScalingError(f"kind must be 'mean' or 'observation', got {kind!r}.")
-    n_arr = np.atleast_1d(np.asarray(n, dtype=float))
-    if n_arr.ndim != 1 or np.any(~np.isfinite(n_arr)) or np.any(n_arr <= 0):
-        raise BayesScalingError("n must be a 1-D array of finite sizes > 0.")
+    check_kind(kind)
+    n_arr = check_sizes(n)
     rng = np.random.default_rng(seed)
     if isinstance(curves, pd.DataFrame):
         params, sigma, ids, scales = new_curve_params(post, data, law, priors, curves, rng)
@@ -274,18 +278,4 @@ def predict_error(
             name="error",
             attrs={"scale": scale, "kind": kind},
         )
-    q = quantile_table(draws, prob)
-    C, N = len(ids), len(n_arr)
-    return pd.DataFrame(
-        {
-            "curve": np.repeat(ids, N),
-            "n": np.tile(n_arr, C),
-            "scale": scale,
-            "kind": kind,
-            "mean": q["mean"].ravel(),
-            "median": q["median"].ravel(),
-            "lower": q["lower"].ravel(),
-            "upper": q["upper"].ravel(),
-            "ci_prob": prob,
-        }
-    )
+    return prediction_table(draws, ids, n_arr, scale=scale, kind=kind, prob=prob)
