@@ -43,6 +43,7 @@ from scipy import special
 from scipy.optimize import least_squares
 
 from bayes_scaling.models._data import CurveData
+from bayes_scaling.models.graph import curve_location
 from bayes_scaling.models.laws import ScalingLaw, get_law
 from bayes_scaling.models.posterior import CurvePosterior
 from bayes_scaling.models.priors import Priors
@@ -208,17 +209,17 @@ def _refit(
     return least_squares(resid, v0, bounds=(lo, hi), method="trf").x
 
 
-def curve_location(post: xr.Dataset, data: CurveData, law: ScalingLaw) -> np.ndarray:
+def mean_curve_location(post: xr.Dataset, data: CurveData, law: ScalingLaw) -> np.ndarray:
     """Posterior mean of each curve's prior location ``mu + effects + m_slope s_c``."""
     P = list(law.pooled)
-    lin = np.repeat(post["mu"].mean(("chain", "draw")).transpose("param").values[None, :],
-                    data.n_curves, axis=0)  # fmt: skip
-    for g in data.groups:
-        eff = post[f"effect_{g.column}"].mean(("chain", "draw")).transpose(g.column, "param")
-        lin = lin + g.take(eff.values, axis=0)
-    if data.has_m_slope:
-        lin = lin + data.curve_log_m[:, None] * post["m_slope"].mean(("chain", "draw")).values
-    return lin[:, : len(P)]
+
+    def mean(name: str, *dims: str) -> np.ndarray:
+        return post[name].mean(("chain", "draw")).transpose(*dims).values
+
+    effects = {g.column: mean(f"effect_{g.column}", g.column, "param") for g in data.groups}
+    slope = mean("m_slope", "param") if data.has_m_slope else None
+    lin = curve_location(mean("mu", "param"), effects, slope, data)
+    return np.broadcast_to(lin, (data.n_curves, lin.shape[-1]))[:, : len(P)]
 
 
 def tail_cases(
@@ -228,7 +229,7 @@ def tail_cases(
     base = law if law.name != "broken_power" else get_law("power_gap")
     P = list(base.pooled)
     if "mu" in post:
-        loc = curve_location(post, data, base)
+        loc = mean_curve_location(post, data, base)
         sd = post["tau_curve"].mean(("chain", "draw")).transpose("param").values[: len(P)]
     else:  # single curve: the population prior
         loc = np.array([[priors.location(p)[0] for p in P]])

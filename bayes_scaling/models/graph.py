@@ -282,8 +282,8 @@ def latent_to_theta(
     P = list(P)
     if "mu" not in post:  # single curve: theta is sampled directly
         return xr.Dataset({"theta": post["theta"].transpose("chain", "draw", "curve", "param")})
-    lin = post["mu"].transpose("chain", "draw", "param").values[:, :, None, :]
     out: dict[str, Any] = {}
+    effects: dict[str, np.ndarray] = {}
     for g in data.groups:
         u = post[f"z_{g.column}"].transpose("chain", "draw", contrast_dim(g), "param").values
         z = np.einsum("lk,cdkp->cdlp", zero_sum_basis(len(g.levels)), u)
@@ -294,10 +294,9 @@ def latent_to_theta(
         else:  # fixed effects (fewer than MIN_POOLED_LEVELS levels)
             effect = z
         out[f"effect_{g.column}"] = (("chain", "draw", g.column, "param"), effect)
-        lin = lin + g.take(effect, axis=2)
-    if data.has_m_slope:
-        beta = post["m_slope"].transpose("chain", "draw", "param").values
-        lin = lin + data.curve_log_m[None, None, :, None] * beta[:, :, None, :]
+        effects[g.column] = effect
+    beta = post["m_slope"].transpose("chain", "draw", "param").values if data.has_m_slope else None
+    lin = curve_location(post["mu"].transpose("chain", "draw", "param").values, effects, beta, data)
     w = np.asarray(centring.get("curve", np.zeros((data.n_curves, len(P)))), dtype=float)
     tau_c = post["tau_curve"].transpose("chain", "draw", "param").values[:, :, None, :]
     raw = post["theta_raw"].transpose("chain", "draw", "curve", "param").values
@@ -306,6 +305,27 @@ def latent_to_theta(
     for g in data.groups:
         coords[g.column] = g.levels
     return xr.Dataset(out, coords=coords)
+
+
+def curve_location(
+    mu: np.ndarray,
+    effects: Mapping[str, np.ndarray],
+    m_slope: np.ndarray | None,
+    data: CurveData,
+) -> np.ndarray:
+    """Each curve's prior location ``mu + sum_j effect_j[level_j(c)] + m_slope s_c``.
+
+    The NumPy twin of ``lin`` in :func:`build_pymc_model`. ``mu`` and ``m_slope`` are
+    ``(..., param)``, each ``effects[column]`` is ``(..., level, param)`` (any leading
+    dimensions, e.g. ``chain, draw`` or none for posterior means); returns ``(..., curve,
+    param)`` (a size-1 curve axis when nothing varies between curves).
+    """
+    lin = mu[..., None, :]
+    for g in data.groups:
+        lin = lin + g.take(effects[g.column], axis=-2)
+    if data.has_m_slope:
+        lin = lin + data.curve_log_m[:, None] * m_slope[..., None, :]
+    return lin
 
 
 def _pad(effect: Any, group: Any) -> Any:
