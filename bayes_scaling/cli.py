@@ -259,7 +259,7 @@ def fit(
             "'auto', 0.95 with a refit at 0.99 after any divergence."
         ),
     ] = None,
-    law: Annotated[str, typer.Option(help="power_gap | power | broken_power")] = "power_gap",
+    law: Annotated[str, typer.Option(help="power_gap | power | broken_power | mmf")] = "power_gap",
     sampler: Annotated[str, typer.Option(help="nutpie | pymc | numpyro")] = "nutpie",
     draws: Annotated[int, typer.Option(help="Posterior draws per chain.")] = 1000,
     tune: Annotated[int, typer.Option(help="Tuning steps per chain.")] = 500,

@@ -8,7 +8,7 @@ Modules
 priors
     :class:`Priors`, every prior documented in one place.
 laws
-    The laws (``power``, ``power_gap``, ``broken_power``) as objects.
+    The laws (``power``, ``power_gap``, ``broken_power``, ``mmf``) as objects.
 hierarchical
     :class:`ScalingLawModel`: settings, fit orchestration, prior predictive, save/load.
 fitted_outputs
@@ -42,6 +42,9 @@ persistence
     netCDF save/load and the file's root attributes.
 comparison
     LOO comparison of laws, :func:`transfer_gap_evidence`.
+stacking
+    :class:`LawStack`: several law shapes fitted to the same curves and averaged by
+    Bayesian stacking (weights per curve kind), as one posterior for the decisions.
 surface, surface_data, surface_forms, surface_graph, surface_posterior, surface_persistence
     The joint (n, m) error-surface model :class:`SurfaceModel` (simulations vs
     experiments), its table preparation, its two forms with :class:`SurfacePriors`, its
@@ -74,6 +77,8 @@ _LAZY = {
     "compare_models": "bayes_scaling.models.comparison",
     "fit_laws": "bayes_scaling.models.comparison",
     "transfer_gap_evidence": "bayes_scaling.models.comparison",
+    "LawStack": "bayes_scaling.models.stacking",
+    "stacking_weights": "bayes_scaling.models.stacking",
     "TransferGapEvidence": "bayes_scaling.models.comparison",
     "save_model": "bayes_scaling.models.persistence",
     "load_model": "bayes_scaling.models.persistence",

@@ -50,8 +50,9 @@ def derived(post: xr.Dataset, data: CurveData, law: ScalingLaw) -> xr.Dataset:
     }
     if law.has_gap:
         out["gap_fraction"] = (dims, special.expit(p["logit_gap"]))
-    if law.name == "broken_power":
+    if "log_alpha2" in law.extra:
         out["alpha_1"] = (dims, np.exp(p["log_alpha"]))
+    if "log_break" in law.extra:
         out["n_break"] = (dims, np.exp(data.log_n_ref + p["log_break"]))
     return xr.Dataset(out, coords={"curve": data.curve_ids})
 

@@ -232,7 +232,7 @@ def fit_least_squares(curves: pd.DataFrame, law: str = "power_gap") -> LeastSqua
     ----------
     curves : pandas.DataFrame
         Curve table (validated with :func:`bayes_scaling.curves.validate_curves`).
-    law : {"power_gap", "power", "broken_power"}
+    law : {"power_gap", "power", "broken_power", "mmf"}
         The law to fit.
 
     Returns

@@ -362,7 +362,7 @@ def bootstrap_least_squares(
         Curve table (validated with :func:`bayes_scaling.curves.validate_curves`).
     n_boot : int
         Number of bootstrap replicates (>= 1).
-    law : {"power_gap", "power", "broken_power"}
+    law : {"power_gap", "power", "broken_power", "mmf"}
         The law to fit.
     random_seed : int, optional
         Seed of the resampling. Curve ``i`` uses the ``i``-th child of

@@ -44,7 +44,7 @@ from scipy.optimize import least_squares
 
 from bayes_scaling.models._data import CurveData
 from bayes_scaling.models.graph import curve_location
-from bayes_scaling.models.laws import ScalingLaw, get_law
+from bayes_scaling.models.laws import ScalingLaw, core_law
 from bayes_scaling.models.posterior import CurvePosterior
 from bayes_scaling.models.priors import Priors
 
@@ -226,7 +226,7 @@ def tail_cases(
     post: xr.Dataset, data: CurveData, law: ScalingLaw, priors: Priors
 ) -> tuple[pd.DataFrame, list[dict[str, np.ndarray]]]:
     """Truncate every curve at each cut, refit it, and collect its held-out tail."""
-    base = law if law.name != "broken_power" else get_law("power_gap")
+    base = core_law(law)
     P = list(base.pooled)
     if "mu" in post:
         loc = mean_curve_location(post, data, base)
@@ -356,6 +356,26 @@ def bent_draws(
     C_b = g * e_a
     D_b = (1.0 - g) * e_a * n_a**a
     return D_b, a, C_b
+
+
+def anchor_law(
+    D: np.ndarray,
+    alpha: np.ndarray,
+    C: np.ndarray,
+    n_anchor: np.ndarray,
+    log_e_anchor: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``D n^-alpha + C`` through the law's own value at ``n_anchor``, same ``alpha`` and ``C``.
+
+    For the asymptotic laws (:attr:`~bayes_scaling.models.laws.ScalingLaw.asymptotic`),
+    whose ``(D, alpha, C)`` describe the curve only far beyond the break: ``D`` is moved so
+    that the law equals the curve at its largest observed size (the anchor every decision
+    extrapolates from). ``(sample, curve)`` arrays; ``n_anchor`` per curve.
+    """
+    n_a = np.asarray(n_anchor, dtype=float)[None, :]
+    e_a = np.exp(log_e_anchor)
+    C_a = np.minimum(C, e_a * (1.0 - 1e-9))  # the asymptote lies below the curve
+    return (e_a - C_a) * n_a**alpha, alpha, C_a
 
 
 def curve_kinds(meta: pd.DataFrame) -> np.ndarray:

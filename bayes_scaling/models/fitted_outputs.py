@@ -23,8 +23,10 @@ from bayes_scaling.exceptions import BayesScalingError
 from bayes_scaling.models._data import CurveData
 from bayes_scaling.models._draws import flat_curve
 from bayes_scaling.models._fitted import FittedState
+from bayes_scaling.models.assemble import posterior_params
 from bayes_scaling.models.extrapolation import (
     ExtrapolationSpread,
+    anchor_law,
     calibrated_posterior,
     estimate_spread,
 )
@@ -97,6 +99,11 @@ class FittedCurveOutputs(FittedState):
         decisions integrate over how far real curves bend away from the law; the fitted
         law is kept for ``n <= n_max`` and parameter tables. ``"law"``: the fitted law's
         draws only (narrower beyond the data).
+
+        For the asymptotic laws (``broken_power``, ``mmf``) ``D`` is moved so that
+        ``D n^-alpha + C`` passes through the fitted curve at its ``n_max``
+        (:func:`~bayes_scaling.models.extrapolation.anchor_law`): decisions extrapolate from
+        there with the law's large-``n`` exponent and gap.
         """
         self._check_fitted()
         if extrapolation not in ("calibrated", "law"):
@@ -104,11 +111,17 @@ class FittedCurveOutputs(FittedState):
                 f"extrapolation must be 'calibrated' or 'law', got {extrapolation!r}."
             )
         D, alpha, C, sigma = (self._flat(v) for v in ("D", "alpha", "C", "sigma"))
+        law = get_law(self.law)
+        if law.asymptotic:  # (D, alpha, C) through the curve's value at n_max
+            n_max = self.data_.meta["n_max"].to_numpy(dtype=float)
+            p = posterior_params(self.idata_["posterior"].to_dataset(), law)
+            log_ea = law.log_mean(np.log(n_max) - self.data_.log_n_ref, p)
+            D, alpha, C = anchor_law(D, alpha, C, n_max, log_ea.reshape(D.shape))
         if extrapolation == "law":
             return CurvePosterior.from_arrays(D, alpha, C, self.curves_, sigma=sigma)
         return calibrated_posterior(
             self.extrapolation_spread_, D, alpha, C, sigma, self.curves_,
-            self._predict_seed + 1, has_gap=get_law(self.law).has_gap,
+            self._predict_seed + 1, has_gap=law.has_gap,
         )  # fmt: skip
 
     def _beyond(self, n: Any, extrapolation: str) -> bool:

@@ -84,7 +84,7 @@ class ScalingLawModel(FittedCurveOutputs):
         (see ``dropped_groups_``).
     priors : Priors or dict, optional
         Prior hyper-parameters (:class:`~bayes_scaling.models.priors.Priors`).
-    law : {"power_gap", "power", "broken_power"}
+    law : {"power_gap", "power", "broken_power", "mmf"}
         Scaling law (see :mod:`bayes_scaling.models.laws`).
     likelihood : {"normal", "studentt"}
         Noise distribution of log error.

@@ -17,6 +17,17 @@ All laws use the reference-size parameterisation (``x = log n - log n_ref``):
     ``n_b = n_ref e^{x_b}``, ``alpha2`` after it, smoothness ``f`` (:data:`BREAK_SMOOTHNESS`,
     in units of ``log n``). :meth:`ScalingLaw.dac` reports its large-``n`` asymptote
     ``D n^-alpha2 + C``.
+``mmf`` (Morgan-Mercer-Flodin, the sigmoidal learning curve of Domhan et al. 2015 and
+    Viering & Loog 2022, with the gap)
+    ``e(n) = C + (E_0 - C) / (1 + (n / n_b)^alpha)``: flat at small ``n``, then
+    **steepening** on log-log axes towards slope ``-alpha`` past ``n_b = n_ref e^{x_b}``
+    (curves of models trained from scratch at small sizes look like this). In the reference
+    parameterisation ``e(n) = e_ref [g + (1 - g) s(x)]``, ``log s = softplus(-alpha x_b) -
+    softplus(alpha (x - x_b))``; :meth:`ScalingLaw.dac` reports its large-``n`` asymptote.
+
+``broken_power`` and ``mmf`` are *asymptotic* laws (:attr:`ScalingLaw.asymptotic`): their
+``(D, alpha, C)`` describe the curve far beyond the break, and their extra parameters have
+no group effects. :func:`core_law` names the power law they reduce to.
 """
 
 from __future__ import annotations
@@ -71,13 +82,13 @@ class ScalingLaw:
     Parameters
     ----------
     name : str
-        Registry name (``"power"``, ``"power_gap"``, ``"broken_power"``).
+        Registry name (``"power"``, ``"power_gap"``, ``"broken_power"``, ``"mmf"``).
     description : str
         One-line formula.
     pooled : tuple of str
         Curve-level parameters that get the hierarchical (group + curve) structure.
     extra : tuple of str
-        Curve-level parameters without group effects (broken power law only).
+        Curve-level parameters without group effects (the asymptotic laws only).
     log_mean_fn : callable
         ``(ops, x, p) -> log e(n)``, ``x = log n - log n_ref`` and ``p`` a mapping of
         parameter arrays broadcastable against ``x``.
@@ -94,6 +105,11 @@ class ScalingLaw:
     def params(self) -> tuple[str, ...]:
         """All curve-level parameters."""
         return self.pooled + self.extra
+
+    @property
+    def asymptotic(self) -> bool:
+        """Whether ``(D, alpha, C)`` of :meth:`dac` are only the law's large-``n`` asymptote."""
+        return bool(self.extra)
 
     @property
     def has_gap(self) -> bool:
@@ -133,6 +149,10 @@ class ScalingLaw:
                 le + log_1mg + alpha2 * log_n_ref + delta * xb + delta * f * _np_softplus(-xb / f)
             )
             return np.exp(log_D), alpha2, C
+        if self.name == "mmf":
+            xb = np.asarray(params["log_break"], dtype=float)
+            log_D = le + log_1mg + _np_softplus(-alpha * xb) + alpha * (xb + log_n_ref)
+            return np.exp(log_D), alpha, C
         log_D = le + log_1mg + alpha * log_n_ref
         return np.exp(log_D), alpha, C
 
@@ -156,6 +176,14 @@ def _broken_power(ops: Any, x: Any, p: Mapping[str, Any]) -> Any:
     return p["log_e_ref"] + ops.logaddexp(log_g, log_1mg + log_s)
 
 
+def _mmf(ops: Any, x: Any, p: Mapping[str, Any]) -> Any:
+    log_g, log_1mg = _log_g(ops, p["logit_gap"])
+    a = ops.exp(p["log_alpha"])
+    xb = p["log_break"]
+    log_s = ops.softplus(-a * xb) - ops.softplus(a * (x - xb))
+    return p["log_e_ref"] + ops.logaddexp(log_g, log_1mg + log_s)
+
+
 POWER = ScalingLaw(
     "power", "e(n) = D n^-alpha (no transfer gap)", ("log_e_ref", "log_alpha"), (), _power
 )
@@ -173,9 +201,16 @@ BROKEN_POWER = ScalingLaw(
     ("log_alpha2", "log_break"),
     _broken_power,
 )
+MMF = ScalingLaw(
+    "mmf",
+    "e(n) = C + (E0 - C) / (1 + (n/n_b)^alpha) (Morgan-Mercer-Flodin: flat, then steepening)",
+    ("log_e_ref", "logit_gap", "log_alpha"),
+    ("log_break",),
+    _mmf,
+)
 
 #: Registered laws by name.
-LAWS: dict[str, ScalingLaw] = {law.name: law for law in (POWER, POWER_GAP, BROKEN_POWER)}
+LAWS: dict[str, ScalingLaw] = {law.name: law for law in (POWER, POWER_GAP, BROKEN_POWER, MMF)}
 
 
 def get_law(law: str | ScalingLaw) -> ScalingLaw:
@@ -186,6 +221,17 @@ def get_law(law: str | ScalingLaw) -> ScalingLaw:
         return LAWS[law]
     except (KeyError, TypeError):
         raise UnknownNameError(f"Unknown law {law!r}; choose one of {', '.join(LAWS)}.") from None
+
+
+def core_law(law: str | ScalingLaw) -> ScalingLaw:
+    """Return the power law (with or without gap) that ``law`` reduces to without extras.
+
+    Least-squares starts, tail refits and group summaries use it for the asymptotic laws.
+    """
+    law = get_law(law)
+    if not law.asymptotic:
+        return law
+    return POWER_GAP if law.has_gap else POWER
 
 
 def params_from_dac(

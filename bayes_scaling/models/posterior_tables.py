@@ -21,7 +21,7 @@ from scipy import special
 from bayes_scaling.exceptions import BayesScalingError
 from bayes_scaling.models._data import CurveData
 from bayes_scaling.models._draws import check_prob, check_scale, flat_curve, quantile_table
-from bayes_scaling.models.laws import ScalingLaw, get_law
+from bayes_scaling.models.laws import ScalingLaw, core_law
 from bayes_scaling.models.posterior import Scale
 
 
@@ -110,8 +110,9 @@ def curve_summary(post: xr.DataTree, data: CurveData, law: ScalingLaw, prob: flo
         arrays[("gap_fraction", "none")] = get("gap_fraction")
     arrays[("e_ref", "normalised")] = get("e_ref")
     arrays[("sigma", "none")] = get("sigma")
-    if law.name == "broken_power":
+    if "log_alpha2" in law.extra:
         arrays[("alpha_1", "none")] = get("alpha_1")
+    if "log_break" in law.extra:
         arrays[("n_break", "none")] = get("n_break")
     arrays[("D", "original")] = get("D") * ts
     if law.has_gap:
@@ -138,10 +139,10 @@ def group_summary(post: xr.DataTree, data: CurveData, law: ScalingLaw, prob: flo
     theta = np.concatenate(blocks, axis=2)  # chain, draw, entity, param
     p = {name: theta[..., j] for j, name in enumerate(P)}
     arrays: dict[tuple[str, str], np.ndarray] = {}
-    base = get_law("power_gap" if law.has_gap else "power")
+    base = core_law(law)
     D, alpha, C = base.dac(p, data.log_n_ref)
-    alpha_name = "alpha_1" if law.name == "broken_power" else "alpha"
-    if law.name != "broken_power":
+    alpha_name = "alpha_1" if "log_alpha2" in law.extra else "alpha"
+    if not law.asymptotic:  # D of the core law is not the asymptotic law's D
         arrays[("D", "normalised")] = D
     arrays[(alpha_name, "none")] = alpha
     if law.has_gap:

@@ -26,7 +26,7 @@ import xarray as xr
 from bayes_scaling.models._data import CurveData
 from bayes_scaling.models.baseline import _fit_prepared
 from bayes_scaling.models.centring import centring_weights
-from bayes_scaling.models.laws import ScalingLaw, get_law
+from bayes_scaling.models.laws import ScalingLaw, core_law
 from bayes_scaling.models.priors import Priors
 from bayes_scaling.models.samplers import sample_model
 
@@ -56,7 +56,7 @@ def start_values(
         weights[g.column] = np.full(len(P), fill)
     if not need_ls:
         return weights, {}
-    base = law if law.name != "broken_power" else get_law("power_gap")
+    base = core_law(law)
     ls = _fit_prepared(data, base)
     theta = np.column_stack([ls[p].to_numpy(dtype=float) for p in P])
     se = np.column_stack([ls[f"se_{p}"].to_numpy(dtype=float) for p in P])
