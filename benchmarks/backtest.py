@@ -88,6 +88,7 @@ sys.path.insert(0, str(ROOT))
 from bayes_scaling.curves import curve_ids, normalised_error, read_curves  # noqa: E402
 from bayes_scaling.models import ScalingLawModel, bootstrap_least_squares  # noqa: E402
 from bayes_scaling.models._draws import flat_curve  # noqa: E402
+from bayes_scaling.models.stacking import LawStack  # noqa: E402
 from bayes_scaling.pipeline import select_curves  # noqa: E402
 from bayes_scaling.simulate import law_error, simulate_curves  # noqa: E402
 
@@ -100,7 +101,9 @@ SET_FILES = {
 PROBS = (0.5, 0.8, 0.95)
 #: Mass of the interval scored by the interval score.
 IS_PROB = 0.8
-METHODS = ("bayes", "ls", "flat")
+METHODS = ("bayes", "stack", "ls", "flat")
+#: Methods whose per-curve wins and verdicts are reported (when present).
+BAYES_METHODS = ("bayes", "stack")
 MIN_KEPT = 3
 #: Issue 14's "done when" targets.
 COVERAGE_TARGETS = {0.8: (0.75, 0.85), 0.5: (0.45, 0.55)}
@@ -263,17 +266,26 @@ def seed_noise(
 
 
 def bayes_draws(
-    model: ScalingLawModel, points: pd.DataFrame, rng: np.random.Generator
+    model: ScalingLawModel | LawStack, points: pd.DataFrame, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Predictive draws ``(draw, point)`` of the held-out targets and point predictions."""
-    sigma = flat_curve(model.idata_["posterior"], "sigma")
-    ids = model.curve_ids_
+    """Predictive draws ``(draw, point)`` of the held-out targets and point predictions.
+
+    ``model``: a fitted ``ScalingLawModel`` or a ``LawStack`` (its mixture of laws; the
+    noise sd from the stacked posterior's draws).
+    """
+    if isinstance(model, LawStack):
+        sigma = model.curve_posterior("law").draws["sigma"].values
+        ids = list(model.curves_.index)
+    else:
+        sigma = flat_curve(model.idata_["posterior"], "sigma")
+        ids = model.curve_ids_
     draws = np.empty((sigma.shape[0], len(points)))
     point = np.empty(len(points))
     for cid, idx in points.groupby("curve", sort=False).indices.items():
         n = points["n"].to_numpy(float)[idx]
         law = model.predict(n, curves=[cid], kind="mean", return_draws=True)
         log_law = np.log(law.transpose("sample", "curve", "n").values[:, 0, :])
+        log_law = log_law[: sigma.shape[0]]
         point[idx] = np.median(log_law, axis=0)
         s = sigma[:, ids.index(cid)]
         draws[:, idx] = seed_noise(log_law, s, points["k"].to_numpy(float)[idx], rng)
@@ -388,53 +400,53 @@ def summary(scores: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
     return pooled.join(male).reset_index()
 
 
-def wins(scores: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
-    """Per ``keys``: curves where ``bayes`` beats ``ls`` (MALE <=, interval score <)."""
+def wins(scores: pd.DataFrame, keys: Sequence[str], method: str = "bayes") -> pd.DataFrame:
+    """Per ``keys``: curves where ``method`` beats ``ls`` (MALE <=, interval score <)."""
     per = curve_scores(scores, keys)
     wide = per.pivot_table(index=[*keys, "curve"], columns="method", values=["male", "is_80"])
     rows = []
     for key, part in wide.groupby(level=list(range(len(keys))), sort=False):
         key = key if isinstance(key, tuple) else (key,)
         n = len(part)
-        male = int((part[("male", "bayes")] <= part[("male", "ls")]).sum())
-        is_ = int((part[("is_80", "bayes")] < part[("is_80", "ls")]).sum())
-        flat = int((part[("male", "bayes")] <= part[("male", "flat")]).sum())
+        male = int((part[("male", method)] <= part[("male", "ls")]).sum())
+        is_ = int((part[("is_80", method)] < part[("is_80", "ls")]).sum())
+        flat = int((part[("male", method)] <= part[("male", "flat")]).sum())
         rows.append({**dict(zip(keys, key, strict=True)), "curves": n,
-                     "MALE bayes <= LS": f"{male}/{n} = {male / n:.2f}",
-                     "IS80 bayes < LS": f"{is_}/{n} = {is_ / n:.2f}",
-                     "MALE bayes <= flat": f"{flat}/{n} = {flat / n:.2f}",
+                     f"MALE {method} <= LS": f"{male}/{n} = {male / n:.2f}",
+                     f"IS80 {method} < LS": f"{is_}/{n} = {is_ / n:.2f}",
+                     f"MALE {method} <= flat": f"{flat}/{n} = {flat / n:.2f}",
                      "_male": male / n, "_is": is_ / n})
     return pd.DataFrame(rows)
 
 
-def verdicts(scores: pd.DataFrame) -> list[str]:
-    """PASS/MISS lines against issue 14's "done when", per set and cut."""
+def verdicts(scores: pd.DataFrame, method: str = "bayes") -> list[str]:
+    """PASS/MISS lines of ``method`` against issue 14's "done when", per set and cut."""
     lines = []
     summ = summary(scores, ["set", "cut", "group"])
-    summ = summ[summ["method"] == "bayes"]
+    summ = summ[summ["method"] == method]
     for (set_, cut), part in summ.groupby(["set", "cut"], sort=False):
         groups = [g for g in ("transfer", "scratch") if g in set(part["group"])]
         if not groups:  # simulated: all shapes pooled
             sub = scores[(scores["set"] == set_) & (scores["cut"] == cut)]
             row = summary(sub.assign(group="all"), ["group"])
-            part = row[row["method"] == "bayes"]
+            part = row[row["method"] == method]
             groups = ["all"]
         for g in groups:
             r = part[part["group"] == g].iloc[0]
             for prob, (lo, hi) in COVERAGE_TARGETS.items():
                 v = r[f"cov{round(100 * prob)}"]
                 ok = "PASS" if lo <= v <= hi else "MISS"
-                lines.append(f"{ok}  {set_} {cut} {g} ({r['curves']} curves, "
+                lines.append(f"{ok}  {method} {set_} {cut} {g} ({r['curves']} curves, "
                              f"{r['points']} points): {prob:.0%} coverage {v:.3f} in "
                              f"[{lo}, {hi}]")
-    w = wins(scores, ["set", "cut"])
+    w = wins(scores, ["set", "cut"], method)
     for _, r in w.iterrows():
         ok = "PASS" if r["_male"] >= MALE_WIN_SHARE else "MISS"
-        lines.append(f"{ok}  {r['set']} {r['cut']}: MALE bayes <= LS on "
-                     f"{r['MALE bayes <= LS']} curves (target >= {MALE_WIN_SHARE:.0%})")
+        lines.append(f"{ok}  {method} {r['set']} {r['cut']}: MALE {method} <= LS on "
+                     f"{r[f'MALE {method} <= LS']} curves (target >= {MALE_WIN_SHARE:.0%})")
         ok = "PASS" if r["_is"] > 0.5 else "MISS"
-        lines.append(f"{ok}  {r['set']} {r['cut']}: interval score bayes < LS+bootstrap "
-                     f"on {r['IS80 bayes < LS']} curves (target: most)")
+        lines.append(f"{ok}  {method} {r['set']} {r['cut']}: interval score {method} < "
+                     f"LS+bootstrap on {r[f'IS80 {method} < LS']} curves (target: most)")
     return lines
 
 
@@ -489,6 +501,22 @@ def run_cut(
         warnings.simplefilter("ignore")
         model.fit(sp.train)
     print(convergence_line(model, time.perf_counter() - t0), flush=True)
+    stack = None
+    if args.stack:
+        others = {}
+        for law in [law for law in args.stack if law != model.law]:
+            other = make_model(args)
+            other.law = law
+            t0 = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                other.fit(sp.train)
+            print(f"[{law}] " + convergence_line(other, time.perf_counter() - t0), flush=True)
+            others[law] = other
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            stack = LawStack.from_models({model.law: model, **others}, random_seed=args.seed)
+        print(stack.sentence(), flush=True)
     t0 = time.perf_counter()
     boot = bootstrap_least_squares(sp.train, n_boot=args.n_boot, random_seed=args.seed,
                                    n_jobs=args.jobs)
@@ -498,6 +526,7 @@ def run_cut(
     rng = np.random.default_rng(args.seed)
     draws = {
         "bayes": bayes_draws(model, sp.points, rng),
+        **({"stack": bayes_draws(stack, sp.points, rng)} if stack is not None else {}),
         "ls": ls_draws(boot, sp.points, rng),
         "flat": flat_draws(sp.train, sp.points, rng),
     }
@@ -508,7 +537,8 @@ def run_cut(
         strat = curves.assign(c=curve_ids(curves).to_numpy()).groupby("c")["strategy"].first()
         scores["strategy"] = strat.loc[scores["curve"]].to_numpy()
     s = summary(scores, [])
-    print(md(s.set_index("method").loc[list(METHODS)].reset_index()), flush=True)
+    present = [m for m in METHODS if m in set(s["method"])]
+    print(md(s.set_index("method").loc[present].reset_index()), flush=True)
     if args.per_curve:
         per = curve_scores(scores, ["group"]).pivot_table(
             index=["group", "curve"], columns="method", values=["male", "is_80"])
@@ -535,12 +565,13 @@ def report(scores: pd.DataFrame) -> None:
         t = summary(scores, ["set", "cut", "strategy"])
         print(md(t.sort_values(["set", "cut", "strategy", "method"], key=lambda c: (
             c.map(order) if c.name == "method" else c), kind="stable")))
-    print("\n## Per-curve wins of bayes (all held-out sizes)\n")
-    print(md(wins(scores, keys)))
-    print("\n## Per-curve wins of bayes (final size only)\n")
-    print(md(wins(scores[scores["final"]], keys)))
-    print("\n## Verdicts (issue 14, done when)\n")
-    print("\n".join(verdicts(scores)))
+    for method in [m for m in BAYES_METHODS if m in set(scores["method"])]:
+        print(f"\n## Per-curve wins of {method} (all held-out sizes)\n")
+        print(md(wins(scores, keys, method)))
+        print(f"\n## Per-curve wins of {method} (final size only)\n")
+        print(md(wins(scores[scores["final"]], keys, method)))
+        print(f"\n## Verdicts of {method} (issue 14, done when)\n")
+        print("\n".join(verdicts(scores, method)))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -567,6 +598,10 @@ def main(argv: Sequence[str] | None = None) -> None:
                     help="prior family of the group/curve spreads (Priors.sd_family)")
     ap.add_argument("--centring", choices=("noncentred", "auto", "centred"), default=None)
     ap.add_argument("--target-accept", type=float, default=None)
+    ap.add_argument("--stack", nargs="+", default=None, metavar="LAW",
+                    help="also fit these laws and score their Bayesian stack (method "
+                         "'stack', bayes_scaling.models.stacking.LawStack) with the "
+                         "default law's fit, e.g. --stack power_gap mmf")
     args = ap.parse_args(argv)
     if args.quick:
         args.draws = args.draws or 300

@@ -185,3 +185,25 @@ def test_a_law_that_did_not_converge_is_left_out_loudly():
     assert not empty.converged
     with pytest.raises(BayesScalingError, match="No law of the stack converged"):
         empty.curve_posterior()
+
+
+def test_asymptotic_law_posterior_follows_the_law_inside_the_data_and_is_continuous():
+    model = _stack().models_["mmf"]
+    cid = model.curve_ids_[0]  # a steepening scratch curve
+    n_max = float(model.curves_.loc[cid, "n_max"])
+    n = np.array([30.0, 200.0, 1500.0, n_max])
+    for extrapolation in ("law", "calibrated"):
+        post = model.curve_posterior(extrapolation)
+        mine = post.expected_error(n, cid)
+        law = model.predict(n, curves=[cid], return_draws=True, extrapolation="law")
+        ref = law.sel(curve=cid).values
+        assert np.allclose(np.median(mine, 0), np.median(ref, 0), rtol=2e-3), extrapolation
+    # (D, alpha, C) pass through the curve at n_max: no jump where the data end
+    p = post.params(cid)
+    at = p["D"] * n_max ** (-p["alpha"]) + p["C"]
+    assert np.allclose(at, post.expected_error(n_max, cid)[:, 0], rtol=1e-4)
+    beyond = post.expected_error(n_max * (1 + 1e-7), cid)[:, 0]
+    assert np.allclose(beyond, at, rtol=1e-5)
+    # the stack's mixture carries the in-data curves of all its laws
+    mixed = _stack().curve_posterior()
+    assert "log_e_inside" in mixed.draws

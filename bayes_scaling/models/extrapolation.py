@@ -44,7 +44,7 @@ from scipy.optimize import least_squares
 
 from bayes_scaling.models._data import CurveData
 from bayes_scaling.models.graph import curve_location
-from bayes_scaling.models.laws import ScalingLaw, core_law
+from bayes_scaling.models.laws import ScalingLaw
 from bayes_scaling.models.posterior import CurvePosterior
 from bayes_scaling.models.priors import Priors
 
@@ -73,7 +73,13 @@ N_ETA: int = 256
 #: integral's resolution and the refit's own error; 2 %).
 SD_FLOOR: float = 0.02
 #: Bounds of the refitted parameters.
-_BOUNDS = {"log_e_ref": (-12.0, 8.0), "logit_gap": (-12.0, 12.0), "log_alpha": (-7.0, 2.1)}
+_BOUNDS = {
+    "log_e_ref": (-12.0, 8.0),
+    "logit_gap": (-12.0, 12.0),
+    "log_alpha": (-7.0, 2.1),
+    "log_alpha2": (-7.0, 2.1),
+    "log_break": (-20.0, 20.0),
+}
 
 
 @dataclass(frozen=True)
@@ -194,9 +200,10 @@ def _refit(
     """Maximum a posteriori law parameters of one truncated curve under the fitted prior.
 
     ``y`` are point means with weights ``w = k / sigma^2``; the prior is
-    ``Normal(loc, sd)`` per parameter (the hierarchy's location and spread for the curve).
+    ``Normal(loc, sd)`` per parameter of ``law.params`` (the hierarchy's location and
+    spread for the curve; the graph's own priors for an asymptotic law's extras).
     """
-    names = list(law.pooled)
+    names = list(law.params)
     root_w = np.sqrt(w)
 
     def resid(v: np.ndarray) -> np.ndarray:
@@ -225,15 +232,30 @@ def mean_curve_location(post: xr.Dataset, data: CurveData, law: ScalingLaw) -> n
 def tail_cases(
     post: xr.Dataset, data: CurveData, law: ScalingLaw, priors: Priors
 ) -> tuple[pd.DataFrame, list[dict[str, np.ndarray]]]:
-    """Truncate every curve at each cut, refit it, and collect its held-out tail."""
-    base = core_law(law)
-    P = list(base.pooled)
+    """Truncate every curve at each cut, refit it (``law`` itself), collect its held-out tail.
+
+    The tail is scored against the law's own extrapolation: anchored at the kept data's
+    largest size, with its (large-``n``) exponent and gap, as :func:`bent_draws` bends it.
+    """
+    P = list(law.pooled)
     if "mu" in post:
-        loc = mean_curve_location(post, data, base)
+        loc = mean_curve_location(post, data, law)
         sd = post["tau_curve"].mean(("chain", "draw")).transpose("param").values[: len(P)]
     else:  # single curve: the population prior
         loc = np.array([[priors.location(p)[0] for p in P]])
         sd = np.hypot([priors.location(p)[1] for p in P], priors.spread(priors.curve_sd, P))
+    lo_x, hi_x = data.x_range  # the graph's priors of the extras (graph.build_pymc_model)
+    loc = np.broadcast_to(loc, (data.n_curves, len(P)))
+    extra_loc = {
+        "log_break": np.full(data.n_curves, 0.5 * (lo_x + hi_x)),
+        "log_alpha2": loc[:, P.index("log_alpha")],
+    }
+    extra_sd = {
+        "log_break": priors.log_break_sd_factor * max(0.5 * (hi_x - lo_x), 0.5),
+        "log_alpha2": priors.delta_log_alpha_sd,
+    }
+    loc = np.column_stack([loc, *(extra_loc[e] for e in law.extra)])
+    sd = np.concatenate([np.broadcast_to(sd, (len(P),)), [extra_sd[e] for e in law.extra]])
     sigma = np.exp(post["log_sigma"].mean(("chain", "draw")).transpose("curve").values)
     kinds = (
         data.meta["kind"].astype(str).to_numpy()
@@ -251,15 +273,15 @@ def tail_cases(
             if kept.sum() < MIN_KEPT_SIZES or kept.all() or int(kept.sum()) in seen:
                 continue  # too few kept sizes, nothing held out, or the same tail again
             seen.add(int(kept.sum()))
-            theta = _refit(base, x[kept], y[kept], k[kept] / sigma[c] ** 2, loc[c], sd)
-            p = {name: np.asarray(v) for name, v in zip(P, theta, strict=True)}
+            theta = _refit(law, x[kept], y[kept], k[kept] / sigma[c] ** 2, loc[c], sd)
+            p = {name: np.asarray(v) for name, v in zip(law.params, theta, strict=True)}
             xa = float(x[kept].max())
-            log_ea = float(base.log_mean(np.asarray(xa), p))
-            _, _, C = base.dac(p, data.log_n_ref)
+            log_ea = float(law.log_mean(np.asarray(xa), p))
+            _, alpha, C = law.dac(p, data.log_n_ref)
             held = ~kept
             cases.append({
                 "x": x[held], "y": y[held], "xa": xa, "log_ea": log_ea,
-                "g": float(C) / np.exp(log_ea), "alpha": float(np.exp(p["log_alpha"])),
+                "g": min(float(C) / np.exp(log_ea), 1.0 - 1e-9), "alpha": float(alpha),
                 "var": sigma[c] ** 2 / k[held] + SD_FLOOR**2,
             })  # fmt: skip
             rows.append({
@@ -395,14 +417,16 @@ def calibrated_posterior(
     seed: int,
     *,
     has_gap: bool = True,
+    inside: np.ndarray | None = None,
 ) -> CurvePosterior:
     """Return the :class:`CurvePosterior` decisions use: laws bent beyond each ``n_max``.
 
     ``D, alpha, C, sigma`` are ``(sample, curve)`` draws of the fitted laws; the bending
-    (:func:`bent_draws`) is seeded by ``seed``. The fitted law is kept as ``*_fit``.
+    (:func:`bent_draws`) is seeded by ``seed``. The fitted law is kept as ``*_fit``;
+    ``inside``: the law's own in-data curve draws, if it is not ``D n^-alpha + C`` there.
     """
     bent = bend_fitted(spread, D, alpha, C, meta, seed, has_gap=has_gap)
-    return CurvePosterior.from_arrays(*bent, meta, sigma=sigma, fit=(D, alpha, C))
+    return CurvePosterior.from_arrays(*bent, meta, sigma=sigma, fit=(D, alpha, C), inside=inside)
 
 
 def bend_fitted(

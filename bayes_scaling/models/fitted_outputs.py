@@ -31,7 +31,7 @@ from bayes_scaling.models.extrapolation import (
     estimate_spread,
 )
 from bayes_scaling.models.laws import get_law
-from bayes_scaling.models.posterior import CurvePosterior, Scale
+from bayes_scaling.models.posterior import INSIDE_GRID, CurvePosterior, Scale
 from bayes_scaling.models.posterior_tables import gap_probability_table, summary_table
 from bayes_scaling.models.predict import Kind, predict_error
 
@@ -103,7 +103,9 @@ class FittedCurveOutputs(FittedState):
         For the asymptotic laws (``broken_power``, ``mmf``) ``D`` is moved so that
         ``D n^-alpha + C`` passes through the fitted curve at its ``n_max``
         (:func:`~bayes_scaling.models.extrapolation.anchor_law`): decisions extrapolate from
-        there with the law's large-``n`` exponent and gap.
+        there with the law's large-``n`` exponent and gap; inside the data the posterior
+        carries the law's own curve (``log_e_inside`` on
+        :data:`~bayes_scaling.models.posterior.INSIDE_GRID`).
         """
         self._check_fitted()
         if extrapolation not in ("calibrated", "law"):
@@ -112,16 +114,21 @@ class FittedCurveOutputs(FittedState):
             )
         D, alpha, C, sigma = (self._flat(v) for v in ("D", "alpha", "C", "sigma"))
         law = get_law(self.law)
+        inside = None
         if law.asymptotic:  # (D, alpha, C) through the curve's value at n_max
             n_max = self.data_.meta["n_max"].to_numpy(dtype=float)
-            p = posterior_params(self.idata_["posterior"].to_dataset(), law)
-            log_ea = law.log_mean(np.log(n_max) - self.data_.log_n_ref, p)
-            D, alpha, C = anchor_law(D, alpha, C, n_max, log_ea.reshape(D.shape))
+            p = {
+                k: v.reshape(-1, v.shape[-1])[..., None]
+                for k, v in posterior_params(self.idata_["posterior"].to_dataset(), law).items()
+            }
+            x = (np.log(n_max) - self.data_.log_n_ref)[:, None] + INSIDE_GRID[None, :]
+            inside = law.log_mean(x[None], p)  # (sample, curve, grid), n_max last
+            D, alpha, C = anchor_law(D, alpha, C, n_max, inside[..., -1])
         if extrapolation == "law":
-            return CurvePosterior.from_arrays(D, alpha, C, self.curves_, sigma=sigma)
+            return CurvePosterior.from_arrays(D, alpha, C, self.curves_, sigma=sigma, inside=inside)
         return calibrated_posterior(
             self.extrapolation_spread_, D, alpha, C, sigma, self.curves_,
-            self._predict_seed + 1, has_gap=law.has_gap,
+            self._predict_seed + 1, has_gap=law.has_gap, inside=inside,
         )  # fmt: skip
 
     def _beyond(self, n: Any, extrapolation: str) -> bool:

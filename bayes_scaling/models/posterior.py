@@ -25,6 +25,10 @@ Which = Literal["decision", "fit"]
 PARAMS: tuple[str, ...] = ("D", "alpha", "C")
 #: Names of the fitted law's draws in a calibrated posterior (``D_fit``, ...).
 FIT_PARAMS: tuple[str, ...] = tuple(f"{p}_fit" for p in PARAMS)
+#: Name of the optional in-data curve draws and of their size coordinate (see the class).
+INSIDE, INSIDE_COORD = "log_e_inside", "log_n_rel"
+#: ``log(n / n_max)`` grid of the in-data curve draws: n_max / 8192 to n_max, 40 steps.
+INSIDE_GRID: np.ndarray = np.linspace(np.log(1.0 / 8192.0), 0.0, 40)
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,11 @@ class CurvePosterior:
         (:mod:`bayes_scaling.models.extrapolation`; equal to the fit at ``n_max``), which
         every decision reads, and the ``*_fit`` draws are the fitted law, used at and below
         ``n_max`` (:meth:`expected_error`) and for parameter tables (``which="fit"``).
+        Laws that are not ``D n^-alpha + C`` inside the data (the asymptotic laws
+        ``broken_power`` and ``mmf``, or a stack holding them) also carry ``log_e_inside``,
+        dims ``("sample", "curve", "log_n_rel")``: the log mean error at ``log(n / n_max)
+        =`` :data:`INSIDE_GRID`, which :meth:`expected_error` interpolates at ``n <= n_max``
+        (their ``(D, alpha, C)`` pass through the curve at ``n_max`` only).
     curves : pandas.DataFrame
         One row per curve, indexed by the curve id (same order as the ``curve`` coordinate),
         with at least ``target_scale`` and ``n_max`` (largest observed n); usually also
@@ -84,11 +93,13 @@ class CurvePosterior:
         curves: pd.DataFrame,
         sigma: np.ndarray | None = None,
         fit: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+        inside: np.ndarray | None = None,
     ) -> CurvePosterior:
         """Build from ``(sample, curve)`` arrays (``D``, ``C`` normalised).
 
         ``fit``: the fitted law's ``(D, alpha, C)`` when ``D, alpha, C`` are bent beyond
-        ``n_max`` (a calibrated posterior; see the class docstring).
+        ``n_max`` (a calibrated posterior); ``inside``: ``(sample, curve, grid)`` log mean
+        errors on :data:`INSIDE_GRID` (see the class docstring).
         """
         coords = {"sample": np.arange(np.shape(D)[0]), "curve": list(curves.index)}
         data = {
@@ -101,6 +112,9 @@ class CurvePosterior:
                 data[name] = (("sample", "curve"), np.asarray(value, float))
         if sigma is not None:
             data["sigma"] = (("sample", "curve"), np.asarray(sigma, float))
+        if inside is not None:
+            data[INSIDE] = (("sample", "curve", INSIDE_COORD), np.asarray(inside, np.float32))
+            coords[INSIDE_COORD] = INSIDE_GRID
         return cls(xr.Dataset(data, coords=coords), curves)
 
     # ------------------------------------------------------------------ access
@@ -174,7 +188,19 @@ class CurvePosterior:
             return p["D"][:, None] * n_arr[None, :] ** (-p["alpha"][:, None]) + p["C"][:, None]
 
         out = law(self.params(curve, scale))
+        n_max = float(self.curves.loc[curve, "n_max"])
+        inside = n_arr <= n_max
         if self.calibrated:
-            inside = n_arr <= float(self.curves.loc[curve, "n_max"])
             out[:, inside] = law(self.params(curve, scale, "fit"))[:, inside]
+        if INSIDE in self.draws:
+            u = np.log(n_arr / n_max)
+            grid = self.draws[INSIDE_COORD].values
+            on = inside & (u >= grid[0])
+            if on.any():
+                table = self.draws[INSIDE].sel(curve=curve).values.astype(float)
+                pos = np.interp(u[on], grid, np.arange(grid.size))
+                j = np.minimum(np.floor(pos).astype(int), grid.size - 2)
+                w = pos - j
+                log_e = (1.0 - w) * table[:, j] + w * table[:, j + 1]
+                out[:, on] = np.exp(log_e) * self.scale_factor(curve, scale)
         return out

@@ -41,7 +41,14 @@ from bayes_scaling.models.diagnostics import ConvergenceWarning
 from bayes_scaling.models.extrapolation import curve_kinds
 from bayes_scaling.models.hierarchical import ScalingLawModel
 from bayes_scaling.models.laws import get_law
-from bayes_scaling.models.posterior import FIT_PARAMS, PARAMS, CurvePosterior, Scale
+from bayes_scaling.models.posterior import (
+    FIT_PARAMS,
+    INSIDE,
+    INSIDE_GRID,
+    PARAMS,
+    CurvePosterior,
+    Scale,
+)
 from bayes_scaling.models.predict import Kind
 
 #: Law shapes stacked by default: the paper's law, no gap, a break, and one that steepens.
@@ -111,6 +118,16 @@ def stacking_weights(
         w = table["weight"].reindex(names).fillna(0.0).clip(lower=0.0)
         weights[key] = w / w.sum()
     return weights, comparisons
+
+
+def _inside_draws(post: CurvePosterior) -> np.ndarray:
+    """``(sample, curve, grid)`` log mean error inside the data (the law's own, or D n^-a + C)."""
+    if INSIDE in post.draws:
+        return post.draws[INSIDE].values
+    n = post.curves["n_max"].to_numpy(dtype=float)[:, None] * np.exp(INSIDE_GRID)[None, :]
+    names = FIT_PARAMS if post.calibrated else PARAMS
+    D, alpha, C = (post.draws[v].values[..., None] for v in names)
+    return np.log(D * n[None] ** (-alpha) + C).astype(np.float32)
 
 
 def _counts(weights: np.ndarray, total: int) -> np.ndarray:
@@ -291,9 +308,14 @@ class LawStack:
             stacked = np.stack([p.draws[var].values[:S] for p in posts])  # law, sample, curve
             out[var] = stacked[law_idx, draw_idx[:, None], cols]
         fit = tuple(out[v] for v in FIT_PARAMS) if FIT_PARAMS[0] in out else None
+        inside = None
+        if any(INSIDE in p.draws for p in posts):  # some law is not D n^-a + C in the data
+            stacked = np.stack([_inside_draws(p)[:S] for p in posts])
+            inside = stacked[law_idx, draw_idx[:, None], cols]
         return CurvePosterior.from_arrays(
-            out["D"], out["alpha"], out["C"], meta, sigma=out.get("sigma"), fit=fit
-        )
+            out["D"], out["alpha"], out["C"], meta, sigma=out.get("sigma"), fit=fit,
+            inside=inside,
+        )  # fmt: skip
 
     def predict(
         self,
