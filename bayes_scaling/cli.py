@@ -24,18 +24,11 @@ from typing import Annotated
 
 import typer
 
+from bayes_scaling.cli_common import TargetOption
+from bayes_scaling.cli_common import fail as _fail
+from bayes_scaling.cli_surface import load_surfaces as _load_surfaces
+from bayes_scaling.cli_surface import surface_app
 from bayes_scaling.exceptions import BayesScalingError
-
-#: ``--target PROPERTY=VALUE`` of the report and demo commands (one definition for both).
-TargetOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--target",
-        help="PROPERTY=VALUE: target error of a property in its own unit (repeatable). "
-        "Default for the others: 10 % below today's error.",
-    ),
-]
-
 
 app = typer.Typer(
     name="bayes-scaling",
@@ -44,17 +37,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-
-surface_app = typer.Typer(
-    help="The (n, m) error surface: simulations versus experiments.", no_args_is_help=True
-)
 app.add_typer(surface_app, name="surface")
-
-
-def _fail(exc: Exception) -> None:
-    typer.echo(f"error: {exc}", err=True)
-    raise typer.Exit(code=2)
 
 
 @app.command()
@@ -413,6 +396,14 @@ def report(
     cost_simulation: Annotated[float, typer.Option(help="Cost of one simulation.")] = 1.0,
     cost_experiment: Annotated[float, typer.Option(help="Cost of one experiment.")] = 100.0,
     target: TargetOption = None,
+    stack_with: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--stack-with",
+            help="Fit of another law to the same curves (e.g. the demo's fit_mmf.nc; "
+            "repeatable): the decisions come from the laws' Bayesian stack.",
+        ),
+    ] = None,
 ) -> None:
     """Decision report (HTML or Markdown): one-screen summary per task, then the details.
 
@@ -435,7 +426,21 @@ def report(
             raise BayesScalingError(f"--prob must be in (0, 1), got {prob}.")
         wanted = parse_targets(target)
         model = _load_model(fit_file)
-        post = model.curve_posterior()  # type: ignore[attr-defined]
+        stack = None
+        convergence = model.convergence  # type: ignore[attr-defined]
+        if stack_with:
+            from bayes_scaling.models import LawStack
+
+            fits = [model] + [_load_model(p) for p in stack_with]
+            laws = [f.law for f in fits]  # type: ignore[attr-defined]
+            if len(set(laws)) != len(laws):
+                raise BayesScalingError(f"--stack-with: the fits' laws repeat ({laws}).")
+            stack = LawStack.from_models(dict(zip(laws, fits, strict=True)))
+            convergence = stack.convergence
+        use_stack = stack is not None and stack.converged
+        post = (
+            stack.curve_posterior() if use_stack else model.curve_posterior()  # type: ignore[attr-defined]
+        )
         chosen = resolve_targets(post, wanted)
         surf = None
         if surface:
@@ -450,14 +455,18 @@ def report(
             post,
             model.data_.table,  # type: ignore[attr-defined]  # the training curve table
             decisions=plan_all(post, prob=prob, targets=chosen) + (surf.decisions if surf else []),
-            diagnostics=model.convergence.table,  # type: ignore[attr-defined]
-            provenance={**provenance(str(fit_file)), "fit": str(fit_file)},
+            diagnostics=convergence.table,
+            provenance={
+                **provenance(str(fit_file)),
+                "fit": ", ".join(map(str, [fit_file, *(stack_with or [])])),
+            },
             surface_grids=surf.grids if surf else (),
             surface_notes=surf.notes if surf else (),
             targets=chosen,
-            convergence=model.convergence,  # type: ignore[attr-defined]
+            convergence=convergence,
             surface_convergence=surf.models[surf.chosen].convergence if surf else None,
-            summary_notes=surf.notes[-1:] if surf else (),
+            summary_notes=([stack.sentence()] if stack is not None else [])
+            + (surf.notes[-1:] if surf else []),
         )
         rep.write(output)
     except BayesScalingError as exc:
@@ -478,6 +487,15 @@ def demo(
             "--surface-form",
             help="Surface form(s) to fit (repeatable; default: effective_data). With both "
             "(additive and effective_data), LOO compares them in the report.",
+        ),
+    ] = None,
+    law: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--law",
+            help="Law shape(s) of the n-law fit (repeatable; default: power_gap and mmf, "
+            "stacked). Choices: power_gap, power, broken_power, mmf; the first is saved as "
+            "fit.nc.",
         ),
     ] = None,
 ) -> None:
@@ -502,10 +520,13 @@ def demo(
             chains=chains,
             targets=parse_targets(target),
             **({"surface_forms": tuple(surface_form)} if surface_form else {}),
+            **({"laws": tuple(law)} if law else {}),
         )
     except BayesScalingError as exc:
         _fail(exc)
-    typer.echo(res.model.convergence)
+    typer.echo(res.stack.convergence.message if res.stack is not None else res.model.convergence)
+    if res.stack is not None:
+        typer.echo(res.stack.sentence())
     if res.report is not None:
         typer.echo("Summary (one row per task):")
         for t in res.report.tasks:
@@ -534,135 +555,6 @@ def demo(
     typer.echo(res.timing_line())
 
 
-# ---------------------------------------------------------------------------- surface
-def _load_surfaces(paths: list[Path]) -> dict[str, object]:
-    from bayes_scaling.models.surface import SurfaceModel
-
-    models = {}
-    for path in paths:
-        sm = SurfaceModel.load(path)
-        if sm.form in models:
-            raise BayesScalingError(f"Two surfaces of form {sm.form!r} given ({path}).")
-        models[sm.form] = sm
-    return models
-
-
-@surface_app.command("fit")
-def surface_fit(
-    curves: Annotated[Path, typer.Argument(help="Curve table with surface curves (m column).")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="netCDF file to write.")] = Path(
-        "surface.nc"
-    ),
-    form: Annotated[str, typer.Option(help="additive | effective_data")] = "additive",
-    metric: Annotated[str, typer.Option(help="Metric rows to model (mae, rmse, ...).")] = "mae",
-    sampler: Annotated[str, typer.Option(help="nutpie | pymc | numpyro")] = "nutpie",
-    draws: Annotated[int, typer.Option(help="Posterior draws per chain.")] = 500,
-    tune: Annotated[int, typer.Option(help="Tuning steps per chain.")] = 1000,
-    chains: Annotated[int, typer.Option(help="Chains.")] = 4,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 20250146,
-    strategy: Annotated[
-        str | None, typer.Option(help="Transfer strategy (default: see below).")
-    ] = None,
-) -> None:
-    """Fit the joint (n, m) surface model to the surface curves of a table; save as netCDF.
-
-    Every m level of one transfer strategy (``--strategy``; default: the harness's choice on
-    validation rows when the table has them, else every strategy) plus the scratch curves.
-    """
-    from bayes_scaling.curves import read_curves
-    from bayes_scaling.exceptions import CurveSchemaError
-    from bayes_scaling.models.surface import SurfaceModel
-    from bayes_scaling.pipeline import surface_table
-    from bayes_scaling.selection import default_strategy
-
-    try:
-        chosen = strategy or (
-            default_strategy(curves) if curves.with_name("validation.csv").exists() else None
-        )
-        table = surface_table(
-            read_curves(curves),
-            metric=metric,
-            strategies=None if chosen is None else (chosen, "scratch"),
-        )
-        if table is None:
-            raise CurveSchemaError(
-                f"{curves} has no surface curves (no transfer rows with an 'm'); generate "
-                "them with 'bayes-scaling curves --m-fraction 0.25 --m-fraction 0.5 ...'."
-            )
-        sm = SurfaceModel(
-            form=form, sampler=sampler, draws=draws, tune=tune, chains=chains, random_seed=seed
-        ).fit(table)
-        sm.save(output)
-    except BayesScalingError as exc:
-        _fail(exc)
-    typer.echo(sm.convergence)
-    typer.echo(f"wrote {output}")
-
-
-@surface_app.command("tasks")
-def surface_tasks(surface: Annotated[Path, typer.Argument(help="Fitted surface (.nc).")]) -> None:
-    """List the task ids of a fitted surface, with their largest observed (n, m)."""
-    try:
-        sp = _load_surfaces([surface])
-        post = next(iter(sp.values())).surface_posterior()  # type: ignore[attr-defined]
-    except BayesScalingError as exc:
-        _fail(exc)
-    for task in post.tasks:
-        n, m = post.current(task)
-        typer.echo(f"{task}\tn={n:g}\tm={m:g}")
-
-
-@surface_app.command("compare")
-def surface_compare(
-    surfaces: Annotated[list[Path], typer.Argument(help="Fitted surfaces (.nc), >= 2 forms.")],
-) -> None:
-    """Which surface form the data prefer (PSIS-LOO ELPD difference and its SE)."""
-    from bayes_scaling.tradeoffs import surface_form_evidence
-
-    try:
-        typer.echo(surface_form_evidence(_load_surfaces(surfaces)))  # type: ignore[arg-type]
-    except BayesScalingError as exc:
-        _fail(exc)
-
-
-@surface_app.command("plan")
-def surface_plan(
-    surface: Annotated[Path, typer.Argument(help="Fitted surface (.nc).")],
-    task: Annotated[str, typer.Option(help="Task id (see 'bayes-scaling surface tasks').")],
-    target: Annotated[float, typer.Option(help="Target error.")],
-    cost_simulation: Annotated[float, typer.Option(help="Cost of one more simulation.")],
-    cost_experiment: Annotated[float, typer.Option(help="Cost of one more experiment.")],
-    prob: Annotated[float, typer.Option(help="Probability of reaching the target.")] = 0.8,
-    scale: Annotated[str, typer.Option(help="original | normalised")] = "original",
-    n: Annotated[float | None, typer.Option(help="Current simulations (default: max).")] = None,
-    m: Annotated[float | None, typer.Option(help="Current experiments (default: max).")] = None,
-    max_experiments: Annotated[
-        float, typer.Option(help="Most extra experiments that can be made.")
-    ] = 1e6,
-) -> None:
-    """Cheapest (Δn, Δm) to a target error, the exchange rate, what the sims are worth, by m."""
-    from bayes_scaling.m_dependence import answers_by_m
-    from bayes_scaling.tradeoffs import cheapest_plan, exchange_rate, scratch_equivalent
-
-    try:
-        sp = next(iter(_load_surfaces([surface]).values())).surface_posterior()  # type: ignore[attr-defined]
-        typer.echo(
-            cheapest_plan(
-                sp, task, target, cost_simulation=cost_simulation,
-                cost_experiment=cost_experiment, prob=prob, n=n, m=m, scale=scale,
-                max_experiments=max_experiments,
-            )
-        )  # fmt: skip
-        n0, _ = sp.current(task)
-        n_now = n0 if n is None else n
-        typer.echo(exchange_rate(sp, task, dn=(max(n_now, 1.0), 10 * max(n_now, 1.0)), n=n, m=m))
-        typer.echo(scratch_equivalent(sp, task, n=n, m=m))
-        typer.echo(answers_by_m(sp, task, n=n))
-    except BayesScalingError as exc:
-        _fail(exc)
-
-
-# ------------------------------------------------------------------ import-curves (issue 16)
 def _pairs_option(items: list[str] | None, option: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in items or []:

@@ -30,12 +30,15 @@ def small_curves() -> pd.DataFrame:
     grid = np.unique(np.geomspace(16, 4096, 8).astype(int))
     transfer = simulate_curves(params, grid, seeds=3, noise=0.05, rng=1)
     scratch_params = pd.DataFrame(
-        {"property": ["density", "tg"], "database": ["none", "none"], "D": [3.0, 3.0],
-         "alpha": [0.3, 0.3], "C": [0.3, 0.3]}
+        {
+            "property": ["density", "tg"],
+            "database": ["none", "none"],
+            "D": [3.0, 3.0],
+            "alpha": [0.3, 0.3],
+            "C": [0.3, 0.3],
+        }
     )
-    scratch = simulate_curves(
-        scratch_params, grid[:6], seeds=3, noise=0.05, kind="scratch", rng=2
-    )
+    scratch = simulate_curves(scratch_params, grid[:6], seeds=3, noise=0.05, kind="scratch", rng=2)
     return pd.concat([transfer, scratch], ignore_index=True)
 
 
@@ -68,8 +71,23 @@ def test_plan(fitted):
     _, fit_file = fitted
     curve = next(c for c in curve_list(fit_file) if c.startswith("density|radonpy"))
     res = runner.invoke(
-        app, ["plan", str(fit_file), "--curve", curve, "--target", "0.25", "--target", "0.1",
-              "--prob", "0.9", "--scale", "normalised", "--delta-n", "1000"]
+        app,
+        [
+            "plan",
+            str(fit_file),
+            "--curve",
+            curve,
+            "--target",
+            "0.25",
+            "--target",
+            "0.1",
+            "--prob",
+            "0.9",
+            "--scale",
+            "normalised",
+            "--delta-n",
+            "1000",
+        ],
     )
     assert res.exit_code == 0, res.output
     assert "0.1" in res.output and "unreachable" in res.output  # 0.1 < true C = 0.2
@@ -128,9 +146,7 @@ def test_report(fitted):
 def test_report_targets(fitted):
     tmp, fit_file = fitted
     out = tmp / "targets.md"
-    res = runner.invoke(
-        app, ["report", str(fit_file), "-o", str(out), "--target", "density=0.01"]
-    )
+    res = runner.invoke(app, ["report", str(fit_file), "-o", str(out), "--target", "density=0.01"])
     assert res.exit_code == 0, res.output
     md = out.read_text()
     summary = md.split('<a id="planning">')[0].replace("\u00a0", " ")
@@ -182,8 +198,26 @@ def test_demo_honours_targets_and_prints_the_summary(tmp_path):
     assert all("default: today − 10 %" in r for r in rows if r.startswith("- Glass"))
     md = (out / "report.md").read_text()
     assert md.split('<a id="planning">')[0].count("0.01 — set with --target") == 2
-    # the main job end to end: fit file, both reports, every decision's section
+    # the main job end to end: fit files (power_gap and mmf, stacked), both reports, every
+    # decision's section, and which law shapes carry the weight
     assert (out / "fit.nc").exists() and (out / "report.html").exists()
+    assert (out / "fit_mmf.nc").exists()
+    # (200 draws do not converge: the report says no law of the stack converged)
+    stacked = ("Law shapes stacked", "No law of the stack converged")
+    assert any(w in res.output for w in stacked) and any(w in md for w in stacked)
+    # the report command rebuilds the stacked report from the saved fits
+    again = out / "again.md"
+    res2 = runner.invoke(
+        app, ["report", str(out / "fit.nc"), "-o", str(again), "--stack-with",
+              str(out / "fit_mmf.nc"), "--target", "density=0.01"],
+    )  # fmt: skip
+    assert res2.exit_code == 0, res2.output
+    text = again.read_text()
+    assert any(w in text for w in stacked) and "mmf.nc" in text
+    res3 = runner.invoke(
+        app, ["report", str(out / "fit.nc"), "-o", str(again), "--stack-with", str(out / "fit.nc")]
+    )
+    assert res3.exit_code == 2 and "laws repeat" in res3.output
     for section in ("summary", "planning", "comparison", "diagnostics", "provenance"):
         assert f'<a id="{section}"></a>' in md, section
     for words in ("equivalent", "next batch"):

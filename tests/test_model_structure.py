@@ -23,6 +23,7 @@ from bayes_scaling.exceptions import (
     UnknownNameError,
 )
 from bayes_scaling.models import CurvePosterior, Priors, ScalingLawModel
+from bayes_scaling.models._data import prepare
 from bayes_scaling.models.samplers import SamplerUnavailableError
 from bayes_scaling.simulate import simulate_curves
 
@@ -377,6 +378,22 @@ def test_build_model_without_sampling():
     assert not model.observed_RVs
     assert [p.name for p in model.potentials] == ["log_error_loglik"]
     assert len(SINGLE_GRID) == model["log_n_centred"].get_value().size
+
+
+def test_break_prior_is_centred_on_each_curve_own_range():
+    """broken_power / mmf: the break's prior sits in the middle of that curve's log n range."""
+    short = single_curve().query("n <= 1024")
+    table = pd.concat([single_curve(), short.assign(database="short")], ignore_index=True)
+    model = ScalingLawModel(law="mmf", groups=None).build_model(table)
+    loc, scale = model["break_loc"].get_value(), model["break_scale"].get_value()
+    data = prepare(table, groups=None)
+    lo, hi = data.curve_x_range
+    for c, cid in enumerate(data.curve_ids):
+        x = data.point_x[data.point_curve == c]
+        assert (lo[c], hi[c]) == (x.min(), x.max()), cid
+    np.testing.assert_allclose(loc, 0.5 * (lo + hi))
+    np.testing.assert_allclose(scale, Priors().log_break_sd_factor * 0.5 * (hi - lo))
+    assert loc[0] != loc[1] and scale[0] > scale[1]
 
 
 # ---------------------------------------------------------------- laws

@@ -116,6 +116,15 @@ class CurveData:
         """Smallest and largest ``log n - log n_ref``."""
         return float(self.point_x.min()), float(self.point_x.max())
 
+    @property
+    def curve_x_range(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per curve, smallest and largest ``log n - log n_ref`` (arrays over curves)."""
+        lo = np.full(self.n_curves, np.inf)
+        hi = np.full(self.n_curves, -np.inf)
+        np.minimum.at(lo, self.point_curve, self.point_x)
+        np.maximum.at(hi, self.point_curve, self.point_x)
+        return lo, hi
+
     def structure_key(self, aggregate: bool = False) -> tuple:
         """Everything that fixes the model graph's shapes (for compile caching).
 

@@ -73,6 +73,12 @@ N_ETA: int = 256
 #: integral's resolution and the refit's own error; 2 %).
 SD_FLOOR: float = 0.02
 #: Bounds of the refitted parameters.
+#: Largest exponent of a law used for decisions (bent or anchored): beyond it a doubling of
+#: n already divides the excess error over C by > 250, so capping changes no decision, and
+#: it keeps ``D = excess * n_max^alpha`` finite (the steepening ``mmf`` law can fit a cliff
+#: with a very large exponent).
+MAX_ALPHA: float = 8.0
+
 _BOUNDS = {
     "log_e_ref": (-12.0, 8.0),
     "logit_gap": (-12.0, 12.0),
@@ -174,7 +180,7 @@ def bend(
     ``gap_share`` is ``C / e(n_a)``; a law without a gap keeps ``g' = 0`` and only its
     exponent is bent.
     """
-    alpha_b = alpha * np.exp(eta_alpha)
+    alpha_b = np.minimum(alpha * np.exp(eta_alpha), MAX_ALPHA)
     if not has_gap:
         return log_e_anchor, np.zeros_like(alpha_b * gap_share), alpha_b
     g = np.clip(gap_share, 1e-12, 1.0 - 1e-12)
@@ -229,6 +235,32 @@ def mean_curve_location(post: xr.Dataset, data: CurveData, law: ScalingLaw) -> n
     return np.broadcast_to(lin, (data.n_curves, lin.shape[-1]))[:, : len(P)]
 
 
+def _with_extras(
+    law: ScalingLaw,
+    loc: np.ndarray,
+    sd: np.ndarray,
+    pooled: list[str],
+    x_kept: np.ndarray,
+    priors: Priors,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Prior location and scale of all ``law.params`` for one truncated curve.
+
+    An asymptotic law's extras get the graph's priors as a fit to the kept sizes alone
+    would set them (``graph.build_pymc_model``): the break centred on the kept ``log n``
+    range, the second exponent around the first.
+    """
+    lo, hi = float(x_kept.min()), float(x_kept.max())
+    extra_loc = {"log_break": 0.5 * (lo + hi), "log_alpha2": loc[pooled.index("log_alpha")]}
+    extra_sd = {
+        "log_break": priors.log_break_sd_factor * max(0.5 * (hi - lo), 0.5),
+        "log_alpha2": priors.delta_log_alpha_sd,
+    }
+    return (
+        np.concatenate([loc, [extra_loc[e] for e in law.extra]]),
+        np.concatenate([sd, [extra_sd[e] for e in law.extra]]),
+    )
+
+
 def tail_cases(
     post: xr.Dataset, data: CurveData, law: ScalingLaw, priors: Priors
 ) -> tuple[pd.DataFrame, list[dict[str, np.ndarray]]]:
@@ -244,18 +276,8 @@ def tail_cases(
     else:  # single curve: the population prior
         loc = np.array([[priors.location(p)[0] for p in P]])
         sd = np.hypot([priors.location(p)[1] for p in P], priors.spread(priors.curve_sd, P))
-    lo_x, hi_x = data.x_range  # the graph's priors of the extras (graph.build_pymc_model)
     loc = np.broadcast_to(loc, (data.n_curves, len(P)))
-    extra_loc = {
-        "log_break": np.full(data.n_curves, 0.5 * (lo_x + hi_x)),
-        "log_alpha2": loc[:, P.index("log_alpha")],
-    }
-    extra_sd = {
-        "log_break": priors.log_break_sd_factor * max(0.5 * (hi_x - lo_x), 0.5),
-        "log_alpha2": priors.delta_log_alpha_sd,
-    }
-    loc = np.column_stack([loc, *(extra_loc[e] for e in law.extra)])
-    sd = np.concatenate([np.broadcast_to(sd, (len(P),)), [extra_sd[e] for e in law.extra]])
+    sd = np.broadcast_to(sd, (len(P),))
     sigma = np.exp(post["log_sigma"].mean(("chain", "draw")).transpose("curve").values)
     kinds = (
         data.meta["kind"].astype(str).to_numpy()
@@ -273,7 +295,8 @@ def tail_cases(
             if kept.sum() < MIN_KEPT_SIZES or kept.all() or int(kept.sum()) in seen:
                 continue  # too few kept sizes, nothing held out, or the same tail again
             seen.add(int(kept.sum()))
-            theta = _refit(law, x[kept], y[kept], k[kept] / sigma[c] ** 2, loc[c], sd)
+            loc_c, sd_c = _with_extras(law, loc[c], sd, P, x[kept], priors)
+            theta = _refit(law, x[kept], y[kept], k[kept] / sigma[c] ** 2, loc_c, sd_c)
             p = {name: np.asarray(v) for name, v in zip(law.params, theta, strict=True)}
             xa = float(x[kept].max())
             log_ea = float(law.log_mean(np.asarray(xa), p))
@@ -392,11 +415,13 @@ def anchor_law(
     For the asymptotic laws (:attr:`~bayes_scaling.models.laws.ScalingLaw.asymptotic`),
     whose ``(D, alpha, C)`` describe the curve only far beyond the break: ``D`` is moved so
     that the law equals the curve at its largest observed size (the anchor every decision
-    extrapolates from). ``(sample, curve)`` arrays; ``n_anchor`` per curve.
+    extrapolates from); exponents are capped at :data:`MAX_ALPHA`. ``(sample, curve)``
+    arrays; ``n_anchor`` per curve.
     """
     n_a = np.asarray(n_anchor, dtype=float)[None, :]
     e_a = np.exp(log_e_anchor)
     C_a = np.minimum(C, e_a * (1.0 - 1e-9))  # the asymptote lies below the curve
+    alpha = np.minimum(alpha, MAX_ALPHA)
     return (e_a - C_a) * n_a**alpha, alpha, C_a
 
 

@@ -200,11 +200,13 @@ def build_pymc_model(
                 dims="curve",
             )
             params["log_alpha2"] = la2[pc]
-        if "log_break" in law.extra:
-            lo, hi = data.x_range
-            b_loc = pm.Data("break_loc", np.asarray(0.5 * (lo + hi)))
+        if "log_break" in law.extra:  # centred on each curve's own log n range
+            lo, hi = data.curve_x_range
+            b_loc = pm.Data("break_loc", 0.5 * (lo + hi), dims="curve")
             b_scale = pm.Data(
-                "break_scale", np.asarray(priors.log_break_sd_factor * max(0.5 * (hi - lo), 0.5))
+                "break_scale",
+                priors.log_break_sd_factor * np.maximum(0.5 * (hi - lo), 0.5),
+                dims="curve",
             )
             lb = pm.Normal("log_break", b_loc, b_scale, dims="curve")
             params["log_break"] = lb[pc]

@@ -36,7 +36,8 @@ mu_log_sigma        Normal(log 0.1, 1.0)        typical seed-to-seed log-error n
 tau_log_sigma       Gamma(2, 4)                 spread of log sigma across curves (mode 0.25)
 nu (StudentT)       Gamma(2, 0.1)               tail weight of the StudentT likelihood
 log_alpha2 - log_alpha  Normal(0, 0.5)          broken power law: change of slope
-log_break           Normal(centre, half-range)  broken power law: break point in log n
+log_break           Normal(centre, half-range)  broken_power, mmf: break point in log n
+                    x 0.5 (the curve's own range)
 m_slope             Normal(0, 0.5)              change per unit of log m (curves measured
                     x spread_scale              at several experimental sizes m)
 ==================  ==========================  =============================================
@@ -141,8 +142,8 @@ class Priors:
     delta_log_alpha_sd : float
         Broken power law: Normal scale of ``log alpha2 - log alpha``.
     log_break_sd_factor : float
-        Broken power law: the break's prior sd in ``log n`` is this factor times half the
-        observed ``log n`` range; its mean is the centre of the range.
+        ``broken_power`` and ``mmf``: the break's prior sd in ``log n`` is this factor times
+        half the curve's observed ``log n`` range; its mean is the centre of that range.
 
     Examples
     --------
@@ -302,7 +303,7 @@ class Priors:
             (
                 "log_break",
                 f"Normal(centre, {self.log_break_sd_factor:.3g} x half-range)",
-                "broken power law: location of the break in log n",
+                "broken_power, mmf: the break in log n (the curve's own range)",
             ),
             (
                 "m_slope",

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -65,7 +66,9 @@ def _loo_of_points(model: ScalingLawModel, points: np.ndarray) -> Any:
     tree = xr.DataTree.from_dict(
         {"posterior": model.idata_["posterior"].to_dataset()[["log_sigma"]], "log_likelihood": ll}
     )
-    return az.loo(tree, var_name="log_error")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # Pareto-k: in compare's "warning" column
+        return az.loo(tree, var_name="log_error")
 
 
 def stacking_weights(
@@ -118,6 +121,27 @@ def stacking_weights(
         w = table["weight"].reindex(names).fillna(0.0).clip(lower=0.0)
         weights[key] = w / w.sum()
     return weights, comparisons
+
+
+@dataclass(frozen=True)
+class StackConvergence:
+    """Convergence of a :class:`LawStack`: every law's fit, and which ones were left out.
+
+    Attributes
+    ----------
+    ok : bool
+        At least one law converged (the stack decides from converged laws only).
+    message : str
+        One paragraph: each law's verdict, and loudly which laws were left out and why.
+    table : pandas.DataFrame
+        The diagnostics of the laws in the stack (each :class:`ConvergenceReport` table,
+        ``parameter`` prefixed with ``law:``).
+
+    """
+
+    ok: bool
+    message: str
+    table: pd.DataFrame
 
 
 def _inside_draws(post: CurvePosterior) -> np.ndarray:
@@ -365,6 +389,28 @@ class LawStack:
                 attrs={"scale": scale, "kind": kind},
             )
         return prediction_table(mixed, ids, n_arr, scale=scale, kind=kind, prob=prob)
+
+    @property
+    def convergence(self) -> StackConvergence:
+        """Convergence of every law's fit over every sampled parameter (and who is left out)."""
+        self._check_fitted()
+        kept = [name for name in self.models_ if name not in self.excluded_]
+        parts = [f"{name}: {self.models_[name].convergence_.message}" for name in kept]
+        if self.excluded_:
+            left = "; ".join(f"{name}: {msg}" for name, msg in self.excluded_.items())
+            parts.append(
+                f"LEFT OUT OF THE STACK because the fit did not converge: {left}"
+                + (f" Decisions rest on {', '.join(kept)} only." if kept else "")
+            )
+        head = f"Law shapes stacked: {', '.join(kept)}" if kept else "No law of the stack converged"
+        tables = [
+            self.models_[name].convergence_.table.assign(
+                parameter=lambda t, n=name: n + ":" + t["parameter"].astype(str)
+            )
+            for name in kept
+        ]
+        table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+        return StackConvergence(bool(kept), f"{head}. " + " ".join(parts), table)
 
     # ------------------------------------------------------------------ reading
     @property
