@@ -42,6 +42,11 @@ sizes (or nothing held out) is left out of both the fit and the scores, and list
     seed-averaging noise ``sigma_c / sqrt(k) * z`` (``sigma_c``: the curve's posterior
     log-scale noise sd, draw by draw; ``k``: seeds at that size; ``z ~ Normal(0, 1)``).
     Point prediction: the median of ``log`` of the law's draws.
+``stack`` (with ``--stack LAW ...``)
+    ``LawStack.from_models`` of the ``bayes`` fit and one fit per other listed law (same
+    settings, same kept rows): the laws' calibrated predictive draws mixed by their
+    stacking weights per curve kind, plus the seed-averaging noise as for ``bayes``
+    (``sigma_c`` from the stacked posterior's draws).
 ``ls``
     ``bootstrap_least_squares`` (per-curve least squares, the paper's method, with
     ``--n-boot`` refits on seeds resampled with replacement): each replicate's law plus

@@ -177,12 +177,15 @@ def test_a_law_that_did_not_converge_is_left_out_loudly():
     assert list(stack.excluded_) == ["mmf"]
     assert stack.weights_.loc["mmf"].eq(0.0).all() and stack.weights_.loc["power_gap"].eq(1).all()
     assert "Left out (fit did not converge): mmf" in stack.sentence()
+    conv = stack.convergence  # decisions rest on the converged law: ok, but says who is out
+    assert conv.ok and "LEFT OUT OF THE STACK" in conv.message and "mmf (max R-hat" in conv.message
+    assert conv.table["parameter"].str.startswith("power_gap:").all()
     post = stack.curve_posterior(extrapolation="law")  # the converged law alone
     ref = good.curve_posterior(extrapolation="law")
     assert np.isin(post.draws["alpha"].values, ref.draws["alpha"].values).all()
     with pytest.warns(ConvergenceWarning):
         empty = LawStack.from_models({"mmf": bad})
-    assert not empty.converged
+    assert not empty.converged and not empty.convergence.ok
     with pytest.raises(BayesScalingError, match="No law of the stack converged"):
         empty.curve_posterior()
 

@@ -144,6 +144,20 @@ class StackConvergence:
     table: pd.DataFrame
 
 
+def _short_verdict(name: str, model: ScalingLawModel) -> str:
+    """``"mmf (max R-hat 1.011, min ESS 206, 0 divergences; worst: alpha[c1])"``."""
+    rep = model.convergence_
+    worst = rep.worst(1)
+    where = ""
+    if len(worst):
+        row = worst.iloc[0]
+        where = f"; worst: {row['parameter']}" + (f"[{row['curve']}]" if row["curve"] else "")
+    return (
+        f"{name} (max R-hat {rep.worst_rhat:.3f}, min ESS "
+        f"{min(rep.min_ess_bulk, rep.min_ess_tail):.0f}, {rep.divergences} divergences{where})"
+    )
+
+
 def _inside_draws(post: CurvePosterior) -> np.ndarray:
     """``(sample, curve, grid)`` log mean error inside the data (the law's own, or D n^-a + C)."""
     if INSIDE in post.draws:
@@ -286,15 +300,20 @@ class LawStack:
         self._check_fitted()
         return next(iter(self.models_.values())).curves_
 
+    @property
+    def _kept(self) -> list[str]:
+        """The stacked (converged) laws, in order."""
+        return [name for name in self.models_ if name not in self.excluded_]
+
     def _kind_weights(self, kinds: np.ndarray) -> dict[str, np.ndarray]:
-        cols = self.weights_.columns
+        w = self.weights_.loc[self._kept]
         return {
-            str(k): self.weights_[k if k in cols else "all"].to_numpy(dtype=float)
+            str(k): w[k if k in w.columns else "all"].to_numpy(dtype=float)
             for k in dict.fromkeys(kinds)
         }
 
     def _allocation(self, kinds: np.ndarray, n_samples: int) -> tuple[np.ndarray, np.ndarray]:
-        """Per slot and kind, the law index; and a shared random draw index per slot."""
+        """Per slot and kind, the index of a kept law; and a shared random draw per slot."""
         rng = np.random.default_rng(self.random_seed)
         law_of = {}
         for kind, w in self._kind_weights(kinds).items():
@@ -318,8 +337,7 @@ class LawStack:
                 "No law of the stack converged, so it has no posterior to decide from: "
                 + "; ".join(f"{k}: {v}" for k, v in self.excluded_.items())
             )
-        names = list(self.models_)
-        posts = [self.models_[n].curve_posterior(extrapolation) for n in names]
+        posts = [self.models_[n].curve_posterior(extrapolation) for n in self._kept]
         S = min(p.n_samples for p in posts)
         meta = posts[0].curves
         law_idx, draw_idx = self._allocation(curve_kinds(meta), S)
@@ -360,7 +378,7 @@ class LawStack:
         self._check_fitted()
         if not self.converged:
             raise BayesScalingError("No law of the stack converged: nothing to predict from.")
-        names = [n_ for n_ in self.models_ if n_ not in self.excluded_]
+        names = self._kept
         draws = [
             self.models_[name].predict(
                 n, curves, scale=scale, kind=kind, return_draws=True,
@@ -371,11 +389,7 @@ class LawStack:
         S = min(d.sizes["sample"] for d in draws)
         ids = [str(c) for c in draws[0]["curve"].values]
         kinds = curve_kinds(self.curves_.loc[ids])
-        keep = [list(self.models_).index(name) for name in names]
         law_idx, draw_idx = self._allocation(kinds, S)
-        # laws left out have weight 0, so law_idx only points at kept laws
-        pos = {k: i for i, k in enumerate(keep)}
-        law_idx = np.vectorize(pos.__getitem__)(law_idx)
         stacked = np.stack([d.values[:S] for d in draws])  # law, sample, curve, n
         cols = np.arange(len(ids))[None, :]
         mixed = stacked[law_idx, draw_idx[:, None], cols]  # sample, curve, n
@@ -397,9 +411,9 @@ class LawStack:
         kept = [name for name in self.models_ if name not in self.excluded_]
         parts = [f"{name}: {self.models_[name].convergence_.message}" for name in kept]
         if self.excluded_:
-            left = "; ".join(f"{name}: {msg}" for name, msg in self.excluded_.items())
+            left = "; ".join(_short_verdict(name, self.models_[name]) for name in self.excluded_)
             parts.append(
-                f"LEFT OUT OF THE STACK because the fit did not converge: {left}"
+                f"LEFT OUT OF THE STACK because the fit did not converge: {left}."
                 + (f" Decisions rest on {', '.join(kept)} only." if kept else "")
             )
         head = f"Law shapes stacked: {', '.join(kept)}" if kept else "No law of the stack converged"
