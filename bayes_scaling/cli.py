@@ -493,9 +493,10 @@ def demo(
         list[str] | None,
         typer.Option(
             "--law",
-            help="Law shape(s) of the n-law fit (repeatable; default: power_gap and mmf, "
-            "stacked). Choices: power_gap, power, broken_power, mmf; the first is saved as "
-            "fit.nc.",
+            help="Law shape(s) of the n-law fit (repeatable; default: power_gap). With "
+            "several (e.g. --law power_gap --law mmf) the decisions come from their Bayesian "
+            "stack. Choices: power_gap, power, broken_power, mmf; the first is saved as "
+            "fit.nc, the others as fit_<law>.nc.",
         ),
     ] = None,
 ) -> None:

@@ -188,7 +188,7 @@ def test_demo_honours_targets_and_prints_the_summary(tmp_path):
     res = runner.invoke(
         app,
         ["demo", "--curves", str(curves), "-o", str(out), "--draws", "200", "--chains", "2",
-         "--target", "density=0.01"],
+         "--target", "density=0.01", "--law", "power_gap", "--law", "mmf"],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     rows = [ln for ln in res.output.splitlines() if "→ experiment:" in ln]

@@ -94,8 +94,7 @@ def main_job(tmp_path_factory):
     out = tmp_path_factory.mktemp("main_job")
     table = simulate_surface("additive", m_levels=(25, 100, 250, 600), rng=1, metric="nmae")
     res = run_pipeline(table, out=out, metric="nmae", draws=300, tune=400, chains=2,
-                       random_seed=5, surface_forms=("additive", "effective_data"),
-                       laws=("power_gap",))  # fmt: skip  (one law: the stack is test_cli's)
+                       random_seed=5, surface_forms=("additive", "effective_data"))  # fmt: skip
     return res, out
 
 
