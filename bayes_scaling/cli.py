@@ -24,7 +24,14 @@ from typing import Annotated
 
 import typer
 
-from bayes_scaling.cli_common import TargetOption
+from bayes_scaling.cli_common import (
+    ChainsOption,
+    DrawsOption,
+    SamplerOption,
+    SeedOption,
+    TargetOption,
+    TuneOption,
+)
 from bayes_scaling.cli_common import fail as _fail
 from bayes_scaling.cli_surface import load_surfaces as _load_surfaces
 from bayes_scaling.cli_surface import surface_app
@@ -243,11 +250,11 @@ def fit(
         ),
     ] = None,
     law: Annotated[str, typer.Option(help="power_gap | power | broken_power | mmf")] = "power_gap",
-    sampler: Annotated[str, typer.Option(help="nutpie | pymc | numpyro")] = "nutpie",
-    draws: Annotated[int, typer.Option(help="Posterior draws per chain.")] = 1000,
-    tune: Annotated[int, typer.Option(help="Tuning steps per chain.")] = 500,
-    chains: Annotated[int, typer.Option(help="Chains.")] = 4,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 20250146,
+    sampler: SamplerOption = "nutpie",
+    draws: DrawsOption = 1000,
+    tune: TuneOption = 500,
+    chains: ChainsOption = 4,
+    seed: SeedOption = 20250146,
     m: Annotated[
         float | None,
         typer.Option(
@@ -478,8 +485,8 @@ def report(
 def demo(
     curves: Annotated[Path | None, typer.Option(help="Curve table (default: bundled).")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("runs/demo"),
-    draws: Annotated[int, typer.Option(help="Posterior draws per chain.")] = 1000,
-    chains: Annotated[int, typer.Option(help="Chains.")] = 4,
+    draws: DrawsOption = 1000,
+    chains: ChainsOption = 4,
     target: TargetOption = None,
     surface_form: Annotated[
         list[str] | None,

@@ -1,4 +1,4 @@
-"""What the command-line modules share: the ``--target`` option and the error exit."""
+"""What the command-line modules share: common options and the error exit."""
 
 from __future__ import annotations
 
@@ -15,6 +15,13 @@ TargetOption = Annotated[
         "Default for the others: 10 % below today's error.",
     ),
 ]
+
+#: Sampler settings shared by the fitting commands (each sets its own default).
+SamplerOption = Annotated[str, typer.Option(help="nutpie | pymc | numpyro")]
+DrawsOption = Annotated[int, typer.Option(help="Posterior draws per chain.")]
+TuneOption = Annotated[int, typer.Option(help="Tuning steps per chain.")]
+ChainsOption = Annotated[int, typer.Option(help="Chains.")]
+SeedOption = Annotated[int, typer.Option(help="Random seed.")]
 
 
 def fail(exc: Exception) -> None:

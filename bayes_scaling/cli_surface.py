@@ -13,6 +13,13 @@ from typing import Annotated
 
 import typer
 
+from bayes_scaling.cli_common import (
+    ChainsOption,
+    DrawsOption,
+    SamplerOption,
+    SeedOption,
+    TuneOption,
+)
 from bayes_scaling.cli_common import fail as _fail
 from bayes_scaling.exceptions import BayesScalingError
 
@@ -42,11 +49,11 @@ def surface_fit(
     ),
     form: Annotated[str, typer.Option(help="additive | effective_data")] = "additive",
     metric: Annotated[str, typer.Option(help="Metric rows to model (mae, rmse, ...).")] = "mae",
-    sampler: Annotated[str, typer.Option(help="nutpie | pymc | numpyro")] = "nutpie",
-    draws: Annotated[int, typer.Option(help="Posterior draws per chain.")] = 500,
-    tune: Annotated[int, typer.Option(help="Tuning steps per chain.")] = 1000,
-    chains: Annotated[int, typer.Option(help="Chains.")] = 4,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 20250146,
+    sampler: SamplerOption = "nutpie",
+    draws: DrawsOption = 500,
+    tune: TuneOption = 1000,
+    chains: ChainsOption = 4,
+    seed: SeedOption = 20250146,
     strategy: Annotated[
         str | None, typer.Option(help="Transfer strategy (default: see below).")
     ] = None,
