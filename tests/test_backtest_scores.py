@@ -139,6 +139,12 @@ def test_summary_wins_and_verdicts(bt):
     final = bt.summary(scores[scores["final"]], ["set", "cut", "group"]).set_index("method")
     assert final.loc["ls", "MALE"] == pytest.approx((1.0 + 0.05) / 2)
     lines = bt.verdicts(scores)
-    assert lines[0].startswith("MISS  s n_max/8 transfer (2 curves, 4 points): 80% coverage")
+    assert lines[0].startswith("MISS  bayes s n_max/8 transfer (2 curves, 4 points): 80% coverage")
     assert any(line.startswith("MISS") and "MALE bayes <= LS on 1/2" in line for line in lines)
     assert any(line.startswith("MISS") and "interval score" in line for line in lines)
+    # the stacked method (--stack) gets the same wins and verdicts under its own name
+    as_stack = scores.assign(method=scores["method"].replace("bayes", "stack"))
+    assert bt.wins(as_stack, ["set", "cut", "group"], "stack").iloc[0]["MALE stack <= LS"] == (
+        "1/2 = 0.50"
+    )
+    assert bt.verdicts(as_stack, "stack")[0].startswith("MISS  stack s n_max/8 transfer")
