@@ -26,7 +26,7 @@ import xarray as xr
 from bayes_scaling.models._data import CurveData
 from bayes_scaling.models.baseline import _fit_prepared
 from bayes_scaling.models.centring import centring_weights
-from bayes_scaling.models.laws import ScalingLaw, core_law
+from bayes_scaling.models.laws import ScalingLaw
 from bayes_scaling.models.priors import Priors
 from bayes_scaling.models.samplers import sample_model
 
@@ -56,8 +56,9 @@ def start_values(
         weights[g.column] = np.full(len(P), fill)
     if not need_ls:
         return weights, {}
-    base = core_law(law)
-    ls = _fit_prepared(data, base)
+    # the law's own least squares: an asymptotic law's alpha is its large-n exponent, whose
+    # precision (and so its centring weight) differs from the power law's alpha
+    ls = _fit_prepared(data, law)
     theta = np.column_stack([ls[p].to_numpy(dtype=float) for p in P])
     se = np.column_stack([ls[f"se_{p}"].to_numpy(dtype=float) for p in P])
     lims = {
@@ -90,7 +91,16 @@ def start_values(
         "mu_log_sigma": np.asarray(log_sigma.mean()),
     }
     if "log_alpha2" in law.extra:
-        start["log_alpha2"] = theta[:, P.index("log_alpha")]
+        start["log_alpha2"] = np.clip(
+            np.nan_to_num(ls["log_alpha2"].to_numpy(dtype=float), nan=0.0), *lims["log_alpha"]
+        )
+    if "log_break" in law.extra:
+        lo, hi = data.curve_x_range
+        mid = 0.5 * (lo + hi)
+        start["log_break"] = np.clip(
+            np.nan_to_num(ls["log_break"].to_numpy(dtype=float), nan=0.0), lo, hi
+        )
+        start["log_break"] = np.where(np.isfinite(start["log_break"]), start["log_break"], mid)
     return weights, start
 
 
