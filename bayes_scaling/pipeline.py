@@ -51,8 +51,9 @@ MAIN_JOB_SURFACE_FORMS: tuple[str, ...] = ("effective_data",)
 #: "mmf")``, ``bayes-scaling demo --law power_gap --law mmf``) fixes most of the
 #: extrapolation backtest's bias on curves that steepen (benchmarks/README.md), and LOO
 #: prefers ``mmf`` on the headline curves by far (ELPD +130 over ``power_gap``), but its fit
-#: does not yet converge reliably on their near-flat curves (MAFA density, MD Tg: 2 of 4
-#: runs converged), where it would be left out at the cost of another ~80 s fit. The first
+#: does not yet converge reliably on their near-flat curves (MAFA density, MD Tg, whose
+#: break the data cannot place: ESS 270-400 in 3 of 3 recent seeds, benchmarks/README.md),
+#: where it would be left out at the cost of another ~80 s fit. The first
 #: law is saved as ``fit.nc`` (the one ``bayes-scaling plan`` reads), the others as
 #: ``fit_<law>.nc``.
 MAIN_JOB_LAWS: tuple[str, ...] = ("power_gap",)
