@@ -249,12 +249,9 @@ def _with_extras(
     would set them (``graph.build_pymc_model``): the break centred on the kept ``log n``
     range, the second exponent around the first.
     """
-    lo, hi = float(x_kept.min()), float(x_kept.max())
-    extra_loc = {"log_break": 0.5 * (lo + hi), "log_alpha2": loc[pooled.index("log_alpha")]}
-    extra_sd = {
-        "log_break": priors.log_break_sd_factor * max(0.5 * (hi - lo), 0.5),
-        "log_alpha2": priors.delta_log_alpha_sd,
-    }
+    break_loc, break_sd = priors.break_prior(x_kept.min(), x_kept.max())
+    extra_loc = {"log_break": break_loc, "log_alpha2": loc[pooled.index("log_alpha")]}
+    extra_sd = {"log_break": break_sd, "log_alpha2": priors.delta_log_alpha_sd}
     return (
         np.concatenate([loc, [extra_loc[e] for e in law.extra]]),
         np.concatenate([sd, [extra_sd[e] for e in law.extra]]),

@@ -201,13 +201,9 @@ def build_pymc_model(
             )
             params["log_alpha2"] = la2[pc]
         if "log_break" in law.extra:  # centred on each curve's own log n range
-            lo, hi = data.curve_x_range
-            b_loc = pm.Data("break_loc", 0.5 * (lo + hi), dims="curve")
-            b_scale = pm.Data(
-                "break_scale",
-                priors.log_break_sd_factor * np.maximum(0.5 * (hi - lo), 0.5),
-                dims="curve",
-            )
+            loc, scale = priors.break_prior(*data.curve_x_range)
+            b_loc = pm.Data("break_loc", loc, dims="curve")
+            b_scale = pm.Data("break_scale", scale, dims="curve")
             lb = pm.Normal("log_break", b_loc, b_scale, dims="curve")
             params["log_break"] = lb[pc]
 

@@ -102,10 +102,8 @@ def new_curve_params(
             rng.standard_normal((S, m))
         )
     if "log_break" in law.extra:
-        lo, hi = data.x_range
-        params["log_break"] = 0.5 * (lo + hi) + priors.log_break_sd_factor * max(
-            0.5 * (hi - lo), 0.5
-        ) * rng.standard_normal((S, m))
+        loc, scale = priors.break_prior(*data.x_range)
+        params["log_break"] = loc + scale * rng.standard_normal((S, m))
     ids = new_ids(new)
     return params, np.exp(log_sigma), ids, new_scales(new, data.meta)
 

@@ -225,6 +225,15 @@ class Priors:
         factor = dict(zip(CURVE_PARAMS, self.spread_scale, strict=True))
         return np.array([float(base) * factor[p] for p in params])
 
+    def break_prior(self, lo: Any, hi: Any) -> tuple[Any, Any]:
+        """Return the Normal ``(loc, scale)`` of ``log_break`` for a ``log n`` range ``[lo, hi]``.
+
+        The centre of the range, and :attr:`log_break_sd_factor` times its half-width (at
+        least 0.5); scalars or arrays (one range per curve).
+        """
+        lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
+        return 0.5 * (lo + hi), self.log_break_sd_factor * np.maximum(0.5 * (hi - lo), 0.5)
+
     def location(self, param: str) -> tuple[float, float]:
         """Return the Normal ``(mu, sigma)`` of the population mean of ``param``."""
         if param not in CURVE_PARAMS:

@@ -95,12 +95,9 @@ def start_values(
             np.nan_to_num(ls["log_alpha2"].to_numpy(dtype=float), nan=0.0), *lims["log_alpha"]
         )
     if "log_break" in law.extra:
-        lo, hi = data.curve_x_range
-        mid = 0.5 * (lo + hi)
         start["log_break"] = np.clip(
-            np.nan_to_num(ls["log_break"].to_numpy(dtype=float), nan=0.0), lo, hi
+            np.nan_to_num(ls["log_break"].to_numpy(dtype=float), nan=0.0), *data.curve_x_range
         )
-        start["log_break"] = np.where(np.isfinite(start["log_break"]), start["log_break"], mid)
     return weights, start
 
 
