@@ -42,14 +42,19 @@ def compare_models(models: Mapping[str, ScalingLawModel], **kwargs: Any) -> pd.D
 
     if len(models) < 2:
         raise BayesScalingError("compare_models needs at least two fitted models.")
+    check_same_curves(models)
+    kwargs.setdefault("round_to", "none")  # ArviZ's "auto" rounds ELPDs to their SE
+    return az.compare({name: m.idata for name, m in models.items()}, var_name="log_error", **kwargs)
+
+
+def check_same_curves(models: Mapping[str, ScalingLawModel]) -> None:
+    """Refuse models fitted to different curve tables (their data hashes differ)."""
     hashes = {name: m.idata.attrs["data_hash"] for name, m in models.items()}
     if len(set(hashes.values())) != 1:
         raise BayesScalingError(
             f"Models were fitted to different curve tables (data hashes {hashes}); LOO "
             "comparison needs the same data."
         )
-    kwargs.setdefault("round_to", "none")  # ArviZ's "auto" rounds ELPDs to their SE
-    return az.compare({name: m.idata for name, m in models.items()}, var_name="log_error", **kwargs)
 
 
 def fit_laws(

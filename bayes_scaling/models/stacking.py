@@ -38,6 +38,7 @@ import xarray as xr
 from bayes_scaling.constants import CREDIBLE_INTERVAL
 from bayes_scaling.exceptions import BayesScalingError, NotFittedError
 from bayes_scaling.models._draws import prediction_table
+from bayes_scaling.models.comparison import check_same_curves, fit_laws
 from bayes_scaling.models.diagnostics import ConvergenceWarning
 from bayes_scaling.models.extrapolation import curve_kinds
 from bayes_scaling.models.hierarchical import ScalingLawModel
@@ -95,11 +96,7 @@ def stacking_weights(
 
     if not models:
         raise BayesScalingError("stacking_weights needs at least one fitted model.")
-    hashes = {name: m.idata.attrs["data_hash"] for name, m in models.items()}
-    if len(set(hashes.values())) != 1:
-        raise BayesScalingError(
-            f"The stacked laws were fitted to different curve tables (data hashes {hashes})."
-        )
+    check_same_curves(models)
     first = next(iter(models.values()))
     point_kind = curve_kinds(first.curves_)[first.data_.point_curve]
     groups = {"all": np.arange(point_kind.size)}
@@ -166,6 +163,17 @@ def _inside_draws(post: CurvePosterior) -> np.ndarray:
     names = FIT_PARAMS if post.calibrated else PARAMS
     D, alpha, C = (post.draws[v].values[..., None] for v in names)
     return np.log(D * n[None] ** (-alpha) + C).astype(np.float32)
+
+
+def _mix(arrays: list[np.ndarray], law_idx: np.ndarray, draw_idx: np.ndarray) -> np.ndarray:
+    """Per ``(slot, curve)``, law ``law_idx``'s draw ``draw_idx[slot]`` (trailing axes kept).
+
+    ``arrays``: one ``(sample, curve, ...)`` array per kept law, at least as many samples as
+    ``draw_idx`` addresses.
+    """
+    S = draw_idx.size
+    stacked = np.stack([a[:S] for a in arrays])  # law, sample, curve, ...
+    return stacked[law_idx, draw_idx[:, None], np.arange(law_idx.shape[1])[None, :]]
 
 
 def _counts(weights: np.ndarray, total: int) -> np.ndarray:
@@ -239,8 +247,7 @@ class LawStack:
     def fit(self, curves: pd.DataFrame) -> LawStack:
         """Fit every law to ``curves`` and compute the stacking weights; return ``self``."""
         kwargs = {"random_seed": self.random_seed, **self.model_kwargs}
-        models = {law: ScalingLawModel(law=law, **kwargs).fit(curves) for law in self.laws}
-        return self._stack(models)
+        return self._stack(fit_laws(curves, self.laws, **kwargs))
 
     @classmethod
     def from_models(
@@ -341,19 +348,16 @@ class LawStack:
         S = min(p.n_samples for p in posts)
         meta = posts[0].curves
         law_idx, draw_idx = self._allocation(curve_kinds(meta), S)
-        cols = np.arange(len(meta))[None, :]
         variables = list(PARAMS) + (list(FIT_PARAMS) if all(p.calibrated for p in posts) else [])
         if all("sigma" in p.draws for p in posts):
             variables.append("sigma")
-        out = {}
-        for var in variables:
-            stacked = np.stack([p.draws[var].values[:S] for p in posts])  # law, sample, curve
-            out[var] = stacked[law_idx, draw_idx[:, None], cols]
+        out = {
+            var: _mix([p.draws[var].values for p in posts], law_idx, draw_idx) for var in variables
+        }
         fit = tuple(out[v] for v in FIT_PARAMS) if FIT_PARAMS[0] in out else None
         inside = None
         if any(INSIDE in p.draws for p in posts):  # some law is not D n^-a + C in the data
-            stacked = np.stack([_inside_draws(p)[:S] for p in posts])
-            inside = stacked[law_idx, draw_idx[:, None], cols]
+            inside = _mix([_inside_draws(p) for p in posts], law_idx, draw_idx)
         return CurvePosterior.from_arrays(
             out["D"], out["alpha"], out["C"], meta, sigma=out.get("sigma"), fit=fit,
             inside=inside,
@@ -390,9 +394,7 @@ class LawStack:
         ids = [str(c) for c in draws[0]["curve"].values]
         kinds = curve_kinds(self.curves_.loc[ids])
         law_idx, draw_idx = self._allocation(kinds, S)
-        stacked = np.stack([d.values[:S] for d in draws])  # law, sample, curve, n
-        cols = np.arange(len(ids))[None, :]
-        mixed = stacked[law_idx, draw_idx[:, None], cols]  # sample, curve, n
+        mixed = _mix([d.values for d in draws], law_idx, draw_idx)  # sample, curve, n
         n_arr = draws[0]["n"].values
         if return_draws:
             return xr.DataArray(
