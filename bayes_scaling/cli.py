@@ -419,6 +419,7 @@ def report(
     next doubling of n, the database's worth in experiments and a recommendation.
     """
     from bayes_scaling.pipeline import (
+        decision_posterior,
         plan_all,
         plan_surface,
         provenance,
@@ -434,7 +435,6 @@ def report(
         wanted = parse_targets(target)
         model = _load_model(fit_file)
         stack = None
-        convergence = model.convergence  # type: ignore[attr-defined]
         if stack_with:
             from bayes_scaling.models import LawStack
 
@@ -443,11 +443,7 @@ def report(
             if len(set(laws)) != len(laws):
                 raise BayesScalingError(f"--stack-with: the fits' laws repeat ({laws}).")
             stack = LawStack.from_models(dict(zip(laws, fits, strict=True)))
-            convergence = stack.convergence
-        use_stack = stack is not None and stack.converged
-        post = (
-            stack.curve_posterior() if use_stack else model.curve_posterior()  # type: ignore[attr-defined]
-        )
+        post, convergence = decision_posterior(model, stack)
         chosen = resolve_targets(post, wanted)
         surf = None
         if surface:

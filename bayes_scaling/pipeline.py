@@ -192,6 +192,19 @@ class _StageClock:
         self._t = now
 
 
+def decision_posterior(model: Any, stack: Any = None) -> tuple[Any, Any]:
+    """Return the posterior the decisions read and the convergence the report states.
+
+    With a :class:`~bayes_scaling.models.LawStack` (``stack``): its convergence, and its
+    stacked posterior when some law converged (else ``model``'s, which the report then
+    marks as not converged). Without: ``model``'s posterior and convergence.
+    """
+    if stack is None:
+        return model.curve_posterior(), model.convergence
+    posterior = stack.curve_posterior() if stack.converged else model.curve_posterior()
+    return posterior, stack.convergence
+
+
 def plan_all(
     posterior: Any, *, prob: float = 0.9, targets: Mapping[str, Any] | None = None
 ) -> list[Any]:
@@ -438,9 +451,7 @@ def run_pipeline(
         models[law].save(out / f"fit_{law}.nc")
     stack = LawStack.from_models(models, random_seed=random_seed) if len(laws) > 1 else None
     clock.lap("n-law fit")
-    use_stack = stack is not None and stack.converged
-    posterior = stack.curve_posterior() if use_stack else model.curve_posterior()
-    convergence = stack.convergence if stack is not None else model.convergence
+    posterior, convergence = decision_posterior(model, stack)
     chosen = resolve_targets(posterior, targets)
     decisions = plan_all(posterior, prob=prob, targets=chosen)
     clock.lap("n-law decisions")
