@@ -380,20 +380,18 @@ def bent_draws(
     rng: np.random.Generator,
     *,
     has_gap: bool = True,
-    log_e_anchor: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Bend ``(sample, curve)`` draws of ``(D, alpha, C)`` beyond ``n_anchor`` per curve.
 
     Returns ``(D', alpha', C')`` of the bent laws (same shapes): equal to the law at
-    ``n_anchor``, with the calibrated spread beyond it. ``log_e_anchor`` (same shape)
-    overrides the law's value at the anchor (the broken power law, whose ``(D, alpha, C)``
-    are its large-``n`` asymptote).
+    ``n_anchor``, with the calibrated spread beyond it. Callers put an asymptotic law's draws
+    through the curve at the anchor first (:func:`anchor_law`).
     """
     S, K = D.shape
     hyper = spread.draw(kinds, S, rng)  # mu_g, mu_a, kappa_g, kappa_a
     eta = hyper[..., :2] + rng.standard_normal((S, K, 2)) * hyper[..., 2:]
     n_a = np.asarray(n_anchor, dtype=float)[None, :]
-    e_a = D * n_a ** (-alpha) + C if log_e_anchor is None else np.exp(log_e_anchor)
+    e_a = D * n_a ** (-alpha) + C
     _, g, a = bend(np.log(e_a), C / e_a, alpha, eta[..., 0], eta[..., 1], has_gap=has_gap)
     C_b = g * e_a
     D_b = (1.0 - g) * e_a * n_a**a
@@ -460,7 +458,6 @@ def bend_fitted(
     seed: int,
     *,
     has_gap: bool = True,
-    log_e_anchor: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`bent_draws` of **all** fitted curves, anchored at their ``n_max``, seeded.
 
@@ -469,5 +466,5 @@ def bend_fitted(
     """
     return bent_draws(
         spread, D, alpha, C, meta["n_max"].to_numpy(dtype=float), curve_kinds(meta),
-        np.random.default_rng(seed), has_gap=has_gap, log_e_anchor=log_e_anchor,
+        np.random.default_rng(seed), has_gap=has_gap,
     )  # fmt: skip

@@ -27,7 +27,7 @@ from bayes_scaling.models._draws import (
     prediction_table,
 )
 from bayes_scaling.models.assemble import posterior_params
-from bayes_scaling.models.extrapolation import ExtrapolationSpread, bend_fitted
+from bayes_scaling.models.extrapolation import ExtrapolationSpread, anchor_law, bend_fitted
 from bayes_scaling.models.laws import ScalingLaw
 from bayes_scaling.models.posterior import Scale
 from bayes_scaling.models.priors import Priors, sd_prior
@@ -127,12 +127,11 @@ def _bend_beyond(
     if not beyond.any():
         return log_mean
     D, alpha, C = law.dac(p_all, data.log_n_ref)
-    log_ea = law.log_mean(np.log(n_max)[None, :] - data.log_n_ref, p_all)
+    if law.asymptotic:  # through the curve at n_max, as the calibrated curve posterior
+        log_ea = law.log_mean(np.log(n_max)[None, :] - data.log_n_ref, p_all)
+        D, alpha, C = anchor_law(D, alpha, C, n_max, log_ea)
     Db, ab, Cb = (
-        v[:, pos]
-        for v in bend_fitted(
-            spread, D, alpha, C, data.meta, seed, has_gap=law.has_gap, log_e_anchor=log_ea
-        )
+        v[:, pos] for v in bend_fitted(spread, D, alpha, C, data.meta, seed, has_gap=law.has_gap)
     )
     bent = np.log(Db[..., None] * n[None, None, :] ** (-ab[..., None]) + Cb[..., None])
     return np.where(beyond[None, :, :], bent, log_mean)
