@@ -36,6 +36,11 @@ def posterior_params(post: xr.Dataset, law: ScalingLaw) -> dict[str, np.ndarray]
     return params
 
 
+def flat_params(post: xr.Dataset, law: ScalingLaw) -> dict[str, np.ndarray]:
+    """Curve parameters as ``(sample, curve)`` arrays (chains and draws flattened)."""
+    return {k: v.reshape(-1, v.shape[-1]) for k, v in posterior_params(post, law).items()}
+
+
 def derived(post: xr.Dataset, data: CurveData, law: ScalingLaw) -> xr.Dataset:
     """``D``, ``alpha``, ``C``, ``e_ref``, ``sigma`` (and the law's extras) per curve."""
     p = posterior_params(post, law)

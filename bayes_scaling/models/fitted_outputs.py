@@ -23,7 +23,7 @@ from bayes_scaling.exceptions import BayesScalingError
 from bayes_scaling.models._data import CurveData
 from bayes_scaling.models._draws import flat_curve
 from bayes_scaling.models._fitted import FittedState
-from bayes_scaling.models.assemble import posterior_params
+from bayes_scaling.models.assemble import flat_params
 from bayes_scaling.models.extrapolation import (
     ExtrapolationSpread,
     anchor_law,
@@ -117,10 +117,8 @@ class FittedCurveOutputs(FittedState):
         inside = None
         if law.asymptotic:  # (D, alpha, C) through the curve's value at n_max
             n_max = self.data_.meta["n_max"].to_numpy(dtype=float)
-            p = {
-                k: v.reshape(-1, v.shape[-1])[..., None]
-                for k, v in posterior_params(self.idata_["posterior"].to_dataset(), law).items()
-            }
+            flat = flat_params(self.idata_["posterior"].to_dataset(), law)
+            p = {k: v[..., None] for k, v in flat.items()}
             x = (np.log(n_max) - self.data_.log_n_ref)[:, None] + INSIDE_GRID[None, :]
             inside = law.log_mean(x[None], p)  # (sample, curve, grid), n_max last
             D, alpha, C = anchor_law(D, alpha, C, n_max, inside[..., -1])

@@ -26,7 +26,7 @@ from bayes_scaling.models._draws import (
     flat_curve,
     prediction_table,
 )
-from bayes_scaling.models.assemble import posterior_params
+from bayes_scaling.models.assemble import flat_params
 from bayes_scaling.models.extrapolation import ExtrapolationSpread, anchor_law, bend_fitted
 from bayes_scaling.models.laws import ScalingLaw
 from bayes_scaling.models.posterior import Scale
@@ -249,10 +249,7 @@ def predict_error(
     else:
         ids = resolve_curves(data.curve_ids, curves)
         pos = [data.curve_ids.index(c) for c in ids]
-        p_all = {
-            k: v.reshape(-1, v.shape[-1])
-            for k, v in posterior_params(post.to_dataset(), law).items()
-        }
+        p_all = flat_params(post.to_dataset(), law)
         params = {k: v[:, pos] for k, v in p_all.items()}
         sigma = flat_curve(post, "sigma")[:, pos]
         scales = data.meta["target_scale"].to_numpy()[pos]
