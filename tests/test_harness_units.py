@@ -68,6 +68,32 @@ def test_strategies_are_deterministic_and_learn(name):
     assert mae < np.mean(np.abs(yte - yt.mean()))  # beats predicting the mean
 
 
+def test_frozen_head_is_stable_when_a_unit_fires_in_one_training_row():
+    """A hidden unit active in one of m rows must not blow up a test row where it fires.
+
+    Regression test for the committed curves' defect (band-gap MAE of 418 eV): standardising
+    the activations per unit on the m rows divided this unit by a standard deviation of
+    ~2e-4, so the test row's prediction was ~3,000 target standard deviations.
+    """
+    from types import SimpleNamespace
+
+    from bayes_scaling.harness.strategies import FrozenFeatures
+
+    rng = np.random.default_rng(0)
+    m = 25
+    X = np.column_stack([rng.normal(size=m), rng.uniform(0, 1, m)])
+    X[3, 1] = 1.001  # the only training row where unit 1 (relu(x1 - 1)) fires, barely
+    y = X[:, 0] + 0.3 * rng.normal(size=m)
+    y = (y - y.mean()) / y.std()
+    net = SimpleNamespace(  # what hidden_features reads of a fitted MLPRegressor
+        coefs_=[np.eye(2), np.ones((2, 1))], intercepts_=[np.array([0.0, -1.0]), np.zeros(1)]
+    )
+    pred = FrozenFeatures().adapt(net, X, y, np.array([[0.5, 5.0], [0.5, 0.5]]), 0)
+    assert np.all(np.abs(pred) < 3.0), pred
+    # Unit 0 (relu(x0)) carries the signal: both rows share x0, so their predictions agree.
+    assert abs(pred[0] - pred[1]) < 0.5
+
+
 def test_transfer_beats_scratch_with_related_source():
     Xs, ys, Xt, yt, Xte, yte = _toy(seed=3, n_src=2000, n_tgt=60)
     ft = get_strategy("finetune").fit_predict(Xs, ys, Xt[:15], yt[:15], Xte, 1)

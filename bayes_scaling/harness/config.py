@@ -230,5 +230,6 @@ class HarnessConfig:
                 st.GENTLE_PATIENCE,
             ],
             "frozen": list(st.FROZEN_ALPHAS),
+            "frozen_format": st.FROZEN_FORMAT,
             "format": SCARCE_FORMAT,
         }

@@ -27,7 +27,11 @@ Hyper-parameters are fixed (no tuning on the test split) and documented in
     Frozen-feature transfer: the pretrained network is not trained further; its last hidden
     layer (64 ReLU units) is the input of a ridge regression on the target training rows,
     with the ridge penalty chosen by efficient leave-one-out on those rows
-    (:class:`~sklearn.linear_model.RidgeCV`, :data:`FROZEN_ALPHAS`).
+    (:class:`~sklearn.linear_model.RidgeCV`, :data:`FROZEN_ALPHAS`). The activations enter
+    as they are, not standardised per unit: with only m rows, a unit active in one or two
+    of them gets a tiny standard deviation, and a test row where it fires strongly would be
+    multiplied by its inverse (errors of hundreds of target standard deviations before
+    :data:`FROZEN_FORMAT` 2).
 ``feature``
     The source model's prediction is appended as an extra input feature for a target model
     (XenonPy-style shotgun transfer).
@@ -53,8 +57,6 @@ from sklearn.base import RegressorMixin, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import RidgeCV
 from sklearn.neural_network import MLPRegressor
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from bayes_scaling.exceptions import UnknownNameError
 
@@ -79,6 +81,9 @@ GENTLE_VALIDATION_FRACTION: Final[float] = 0.2
 GENTLE_PATIENCE: Final[int] = 10
 #: ``frozen``: ridge penalties searched by leave-one-out on the target training rows.
 FROZEN_ALPHAS: Final[tuple[float, ...]] = tuple(float(a) for a in np.logspace(-3, 3, 13))
+#: ``frozen``: version of its feature handling (part of the resume fingerprint). 1: hidden
+#: activations standardised on the m training rows (unstable at small m); 2: raw activations.
+FROZEN_FORMAT: Final[int] = 2
 
 
 def make_mlp(random_state: int, *, max_iter: int, early_stopping: bool = False) -> MLPRegressor:
@@ -290,8 +295,7 @@ class FrozenFeatures(Strategy):
     alphas: tuple[float, ...] = FROZEN_ALPHAS
 
     def adapt(self, source_model, Xt, yt, Xtest, random_state):  # noqa: D102
-        head = make_pipeline(StandardScaler(), RidgeCV(alphas=self.alphas))
-        head.fit(hidden_features(source_model, Xt), yt)
+        head = RidgeCV(alphas=self.alphas).fit(hidden_features(source_model, Xt), yt)
         return head.predict(hidden_features(source_model, Xtest))
 
 
