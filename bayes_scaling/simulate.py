@@ -69,6 +69,7 @@ def simulate_curves(
     noise: float = 0.1,
     noise_dist: Literal["normal", "studentt"] = "normal",
     df: float = 4.0,
+    point_noise: float = 0.0,
     target_scale: float | Mapping[str, float] = 1.0,
     kind: str = "transfer",
     metric: str = "mae",
@@ -95,6 +96,9 @@ def simulate_curves(
         Noise distribution; ``"studentt"`` uses ``noise * StudentT(df)``.
     df : float
         Degrees of freedom of the StudentT noise.
+    point_noise : float
+        Sd of a ``log error`` offset shared by every seed of a ``(curve, n)`` point (drawn
+        independently per point; default 0: none). The model's ``tau_point``.
     target_scale : float or mapping
         Standard deviation of the target property: one value, or per ``property``.
         ``error = target_scale * normalised error``.
@@ -149,6 +153,8 @@ def simulate_curves(
         raise BayesScalingError("seeds must be >= 1 (or a non-empty list).")
     if noise < 0 or not np.isfinite(noise):
         raise BayesScalingError("noise must be a finite number >= 0.")
+    if point_noise < 0 or not np.isfinite(point_noise):
+        raise BayesScalingError("point_noise must be a finite number >= 0.")
     if noise_dist not in ("normal", "studentt"):
         raise BayesScalingError(f"noise_dist must be 'normal' or 'studentt', got {noise_dist!r}.")
     gen = _rng(rng)
@@ -184,6 +190,8 @@ def simulate_curves(
         else:
             eps = gen.standard_t(df, size=shape)
         err = mean[:, None] * np.exp(sigma * eps) * scale
+        if point_noise > 0:  # drawn only when asked: other tables keep their random stream
+            err = err * np.exp(point_noise * gen.standard_normal(n_arr.size))[:, None]
         metric_row = row["metric"] if "metric" in row and pd.notna(row.get("metric")) else metric
         if is_normalised_metric(str(metric_row)):
             err = err / scale

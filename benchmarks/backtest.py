@@ -40,7 +40,9 @@ sizes (or nothing held out) is left out of both the fit and the scores, and list
     override flags), fitted to all kept rows of the set; the draws are
     ``log model.predict(n, curves=[id], kind="mean", return_draws=True)`` plus the
     seed-averaging noise ``sigma_c / sqrt(k) * z`` (``sigma_c``: the curve's posterior
-    log-scale noise sd, draw by draw; ``k``: seeds at that size; ``z ~ Normal(0, 1)``).
+    log-scale noise sd, draw by draw; ``k``: seeds at that size; ``z ~ Normal(0, 1)``);
+    with ``--point-noise`` (``ScalingLawModel(point_noise=True)``) the noise of the mean is
+    ``sqrt(sigma_c^2 / k + tau_c^2) * z``, ``tau_c`` the noise the seeds of a size share.
     Point prediction: the median of ``log`` of the law's draws.
 ``stack`` (with ``--stack LAW ...``)
     ``LawStack.from_models`` of the ``bayes`` fit and one fit per other listed law (same
@@ -253,6 +255,7 @@ def make_model(args: argparse.Namespace) -> ScalingLawModel:
             ("centring", args.centring),
             ("target_accept", args.target_accept),
             ("priors", {"sd_family": args.sd_family} if args.sd_family else None),
+            ("point_noise", True if getattr(args, "point_noise", False) else None),
         )
         if v is not None
     }
@@ -260,14 +263,23 @@ def make_model(args: argparse.Namespace) -> ScalingLawModel:
 
 
 def seed_noise(
-    log_law: np.ndarray, sigma: np.ndarray, k: np.ndarray, rng: np.random.Generator
+    log_law: np.ndarray,
+    sigma: np.ndarray,
+    k: np.ndarray,
+    rng: np.random.Generator,
+    point_sd: np.ndarray | None = None,
 ) -> np.ndarray:
     """``log_law`` ``(draw, point)`` plus the noise of a mean over ``k`` seeds.
 
-    ``sigma`` is one log-scale noise sd per draw (``(draw,)`` or ``(draw, point)``).
+    ``sigma`` is one log-scale noise sd per draw (``(draw,)`` or ``(draw, point)``);
+    ``point_sd`` (same shape) the noise all seeds of a point share, where the model has it:
+    the mean's sd is then ``sqrt(sigma^2 / k + point_sd^2)``.
     """
     sigma = sigma if sigma.ndim == 2 else sigma[:, None]
-    return log_law + sigma / np.sqrt(k)[None, :] * rng.standard_normal(log_law.shape)
+    var = sigma**2 / np.asarray(k, float)[None, :]
+    if point_sd is not None:
+        var = var + (point_sd if point_sd.ndim == 2 else point_sd[:, None]) ** 2
+    return log_law + np.sqrt(var) * rng.standard_normal(log_law.shape)
 
 
 def bayes_draws(
@@ -281,9 +293,13 @@ def bayes_draws(
     if isinstance(model, LawStack):
         sigma = model.curve_posterior("law").draws["sigma"].values
         ids = list(model.curves_.index)
+        first = next(iter(model.models_.values()))  # the shared noise is the data's, not a law's
     else:
         sigma = flat_curve(model.idata_["posterior"], "sigma")
         ids = model.curve_ids_
+        first = model
+    post = first.idata_["posterior"]
+    point_sd = flat_curve(post, "point_sd")[: sigma.shape[0]] if "tau_point" in post else None
     draws = np.empty((sigma.shape[0], len(points)))
     point = np.empty(len(points))
     for cid, idx in points.groupby("curve", sort=False).indices.items():
@@ -293,7 +309,8 @@ def bayes_draws(
         log_law = log_law[: sigma.shape[0]]
         point[idx] = np.median(log_law, axis=0)
         s = sigma[:, ids.index(cid)]
-        draws[:, idx] = seed_noise(log_law, s, points["k"].to_numpy(float)[idx], rng)
+        tp = None if point_sd is None else point_sd[:, ids.index(cid)]
+        draws[:, idx] = seed_noise(log_law, s, points["k"].to_numpy(float)[idx], rng, tp)
     return draws, point
 
 
@@ -603,6 +620,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                     help="prior family of the group/curve spreads (Priors.sd_family)")
     ap.add_argument("--centring", choices=("noncentred", "auto", "centred"), default=None)
     ap.add_argument("--target-accept", type=float, default=None)
+    ap.add_argument("--point-noise", action="store_true",
+                    help="fit with the noise shared by the seeds of a point "
+                         "(ScalingLawModel(point_noise=True))")
     ap.add_argument("--stack", nargs="+", default=None, metavar="LAW",
                     help="also fit these laws and score their Bayesian stack (method "
                          "'stack', bayes_scaling.models.stacking.LawStack) with the "
@@ -616,7 +636,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     model = make_model(args)
     settings = model.get_params()
     overridden = [k for k in ("draws", "tune", "chains", "centring", "target_accept")
-                  if getattr(args, k) is not None] + (["priors"] if args.sd_family else [])
+                  if getattr(args, k) is not None] + (["priors"] if args.sd_family else []) + (
+        ["point_noise"] if args.point_noise else [])
     print(f"# backtest (issue 14) {dt.datetime.now().isoformat(timespec='seconds')}\n")
     print(f"sets={' '.join(args.sets)} cuts={' '.join(f'{c:g}' for c in args.cuts)} "
           f"metric={args.metric} strategies={args.strategies or 'all'} n_boot={args.n_boot} "
@@ -624,7 +645,8 @@ def main(argv: Sequence[str] | None = None) -> None:
           f"load={os.getloadavg()[0]:.1f}")
     print("model: ScalingLawModel(" + ", ".join(
         f"{k}={settings[k]}" for k in ("sampler", "draws", "tune", "chains", "centring",
-                                       "target_accept", "init", "likelihood", "law"))
+                                       "target_accept", "init", "likelihood", "point_noise",
+                                       "law"))
           + ") " + (f"[overridden: {', '.join(overridden)}]" if overridden
                     else "[package defaults]"), flush=True)
     t_all = time.perf_counter()

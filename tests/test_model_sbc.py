@@ -33,10 +33,17 @@ FIT = {"draws": 200, "tune": 300, "chains": 2, "check_convergence": False}
 THIN = 4  # 400 draws -> 100 roughly independent ones
 
 
-def _prior_draw(priors: Priors, rng: np.random.Generator) -> dict[str, float]:
-    """One draw from the single-curve model's prior (theta ~ Normal(loc, scale))."""
+def _prior_draw(
+    priors: Priors, rng: np.random.Generator, point_noise: bool = False
+) -> dict[str, float]:
+    """One draw from the single-curve model's prior (theta ~ Normal(loc, scale)).
+
+    With ``point_noise`` also the shared point noise, ``tau_point ~ HalfNormal(point_sd)``
+    (drawn after the others, so the other draws are those of the model without it).
+    """
     out = {p: rng.normal(*priors.location(p)) for p in QUANTITIES[:3]}
     out["log_sigma"] = rng.normal(*priors.log_sigma)
+    out["tau_point"] = abs(rng.normal(0.0, priors.point_sd)) if point_noise else 0.0
     return out
 
 
@@ -53,19 +60,30 @@ def _simulate(truth: dict[str, float], rng: np.random.Generator) -> pd.DataFrame
             "sigma": [math.exp(truth["log_sigma"])],
         }
     )
-    return simulate_curves(params, n_grid=SINGLE_GRID, seeds=SINGLE_SEEDS, rng=rng)
+    return simulate_curves(
+        params, n_grid=SINGLE_GRID, seeds=SINGLE_SEEDS, point_noise=truth["tau_point"], rng=rng
+    )
 
 
-def run_sbc(generating: Priors, n_sims: int, seed: int) -> tuple[pd.DataFrame, int]:
-    """Ranks of the true parameters (one row per simulation) and the number of draws L."""
+def run_sbc(
+    generating: Priors, n_sims: int, seed: int, *, point_noise: bool = False
+) -> tuple[pd.DataFrame, int]:
+    """Ranks of the true parameters (one row per simulation) and the number of draws L.
+
+    ``point_noise``: the model with the noise shared by a point's seeds (``tau_point``,
+    ranked too), simulated with a ``tau_point`` drawn from its prior.
+    """
     rng = np.random.default_rng(seed)
     rows = []
+    quantities = QUANTITIES + (("tau_point",) if point_noise else ())
     for i in range(n_sims):
-        truth = _prior_draw(generating, rng)
+        truth = _prior_draw(generating, rng, point_noise)
         curves = _simulate(truth, rng)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            model = ScalingLawModel(random_seed=seed * 1000 + i, **FIT).fit(curves)
+            model = ScalingLawModel(
+                random_seed=seed * 1000 + i, point_noise=point_noise, **FIT
+            ).fit(curves)
         post = model.idata["posterior"]
         theta = post["theta"].values[:, ::THIN, 0, :].reshape(-1, 3)
         draws = {
@@ -74,7 +92,9 @@ def run_sbc(generating: Priors, n_sims: int, seed: int) -> tuple[pd.DataFrame, i
             "log_alpha": theta[:, 2],
             "log_sigma": post["log_sigma"].values[:, ::THIN, 0].ravel(),
         }
-        rows.append({q: int((draws[q] < truth[q]).sum()) for q in QUANTITIES})
+        if point_noise:
+            draws["tau_point"] = post["tau_point"].values[:, ::THIN, 0].ravel()
+        rows.append({q: int((draws[q] < truth[q]).sum()) for q in quantities})
     return pd.DataFrame(rows), len(draws["log_sigma"])
 
 
@@ -96,6 +116,26 @@ def test_ranks_are_uniform_under_the_models_prior():
     for q in QUANTITIES:
         frac_low = float((ranks[q] < L / 2).mean())
         assert 0.25 < frac_low < 0.75, (q, frac_low)
+
+
+def test_ranks_are_uniform_with_the_shared_point_noise():
+    """The model with ``tau_point`` (integrated out of the aggregated likelihood) is calibrated."""
+    ranks, L = run_sbc(Priors(), n_sims=60, seed=7, point_noise=True)
+    p = uniformity_pvalues(ranks, L)
+    # five quantities: a per-quantity level of 0.001 keeps false alarms below 0.5 %
+    assert min(p.values()) > 0.001, p
+    for q in ranks.columns:
+        frac_low = float((ranks[q] < L / 2).mean())
+        assert 0.25 < frac_low < 0.75, (q, frac_low)
+
+
+def test_point_noise_check_fails_when_tau_comes_from_a_wider_prior():
+    # shared point noise four times the model's prior scale: the posterior of tau_point,
+    # pulled towards the prior, sits below the truth
+    ranks, L = run_sbc(Priors(point_sd=0.4), n_sims=30, seed=7, point_noise=True)
+    p = uniformity_pvalues(ranks, L)
+    assert p["tau_point"] < 1e-4, p
+    assert float(ranks["tau_point"].mean()) / L > 0.65
 
 
 def test_check_fails_when_the_data_come_from_another_prior():

@@ -95,6 +95,21 @@ class CurveData:
     curve_log_m: np.ndarray | None = None
     log_m_centre: float = 0.0
     m_slope_note: str = ""
+    #: Levels of the shared point noise's scale (``tau_point``): the curve kinds present
+    #: (``transfer``, ``scratch``), or ``["all"]`` without a ``kind`` column.
+    noise_groups: list[str] = field(default_factory=lambda: ["all"])
+    #: Per curve, its position in :attr:`noise_groups` (default: all 0).
+    curve_noise_group: np.ndarray | None = None
+
+    @property
+    def point_noise_group(self) -> np.ndarray:
+        """Per point, the position of its curve's kind in :attr:`noise_groups`."""
+        groups = (
+            np.zeros(self.n_curves, dtype="int64")
+            if self.curve_noise_group is None
+            else self.curve_noise_group
+        )
+        return groups[self.point_curve]
 
     @property
     def n_curves(self) -> int:
@@ -138,6 +153,7 @@ class CurveData:
             None if aggregate else int(self.obs_y.size),
             tuple((g.column, len(g.levels), g.has_excluded) for g in self.groups),
             self.curve_log_m is not None,
+            len(self.noise_groups),
         )
 
     @property
@@ -273,6 +289,9 @@ def prepare(curves: pd.DataFrame, groups: Sequence[str] | None) -> CurveData:
         members |= {s for v, s in sets.items() if v in lookup}
 
     log_m, centre, why = m_covariate(table, cid, ids)
+    kinds = meta["kind"].astype(str).to_numpy() if "kind" in meta else np.full(len(ids), "all")
+    noise_groups = sorted(set(kinds))
+    curve_noise_group = np.array([noise_groups.index(k) for k in kinds], dtype="int64")
 
     return CurveData(
         table=table,
@@ -292,6 +311,8 @@ def prepare(curves: pd.DataFrame, groups: Sequence[str] | None) -> CurveData:
         curve_log_m=log_m,
         log_m_centre=centre,
         m_slope_note=why,
+        noise_groups=noise_groups,
+        curve_noise_group=curve_noise_group,
     )
 
 

@@ -41,8 +41,27 @@ def flat_params(post: xr.Dataset, law: ScalingLaw) -> dict[str, np.ndarray]:
     return {k: v.reshape(-1, v.shape[-1]) for k, v in posterior_params(post, law).items()}
 
 
+def curve_point_sd(post: xr.Dataset, data: CurveData) -> np.ndarray:
+    """Shared point noise sd per curve, ``(chain, draw, curve)`` (zeros without it)."""
+    if "tau_point" not in post:
+        shape = (post.sizes["chain"], post.sizes["draw"], data.n_curves)
+        return np.zeros(shape)
+    tau = post["tau_point"].transpose("chain", "draw", "noise_group").values
+    groups = (
+        np.zeros(data.n_curves, dtype="int64")
+        if data.curve_noise_group is None
+        else data.curve_noise_group
+    )
+    return tau[..., groups]
+
+
 def derived(post: xr.Dataset, data: CurveData, law: ScalingLaw) -> xr.Dataset:
-    """``D``, ``alpha``, ``C``, ``e_ref``, ``sigma`` (and the law's extras) per curve."""
+    """``D``, ``alpha``, ``C``, ``e_ref``, ``sigma`` (``point_sd``, extras) per curve.
+
+    ``point_sd`` (only with the shared point noise) is ``tau_point`` of the curve's kind:
+    the seed mean of ``k`` seeds scatters around the law by ``sqrt(sigma^2 / k +
+    point_sd^2)``.
+    """
     p = posterior_params(post, law)
     D, alpha, C = law.dac(p, data.log_n_ref)
     dims = ("chain", "draw", "curve")
@@ -53,6 +72,8 @@ def derived(post: xr.Dataset, data: CurveData, law: ScalingLaw) -> xr.Dataset:
         "e_ref": (dims, np.exp(p["log_e_ref"])),
         "sigma": (dims, np.exp(post["log_sigma"].transpose(*dims).values)),
     }
+    if "tau_point" in post:
+        out["point_sd"] = (dims, curve_point_sd(post, data))
     if law.has_gap:
         out["gap_fraction"] = (dims, special.expit(p["logit_gap"]))
     if "log_alpha2" in law.extra:
@@ -65,10 +86,13 @@ def derived(post: xr.Dataset, data: CurveData, law: ScalingLaw) -> xr.Dataset:
 def pointwise_loglik(
     post: xr.Dataset, data: CurveData, law: ScalingLaw, likelihood: str
 ) -> np.ndarray:
-    """Per-seed log density summed over the seeds of each ``(curve, n)`` point.
+    """Joint log density of the seeds of each ``(curve, n)`` point.
 
     Shape ``(chain, draw, point)``; the same for every likelihood, so LOO leaves out one
-    point (all its seeds) and the ELPDs of all laws and likelihoods are comparable.
+    point (all its seeds) and the ELPDs of all laws and likelihoods are comparable. Without
+    shared point noise it is the per-seed density summed over the seeds; with it
+    (``tau_point`` in ``post``) the Normal density of the seeds with covariance
+    ``sigma^2 I + tau^2 11'``.
     """
     p = posterior_params(post, law)
     pc = data.point_curve
@@ -76,10 +100,20 @@ def pointwise_loglik(
     sigma = np.exp(post["log_sigma"].transpose("chain", "draw", "curve").values)[..., pc]
     if likelihood == "normal":
         k = data.point_k.astype(float)
+        if "tau_point" not in post:  # the per-seed Normal densities, summed
+            return (
+                -k * np.log(sigma)
+                - 0.5 * k * _LOG_2PI
+                - (k * (data.point_ybar - mean) ** 2 + data.point_ss) / (2.0 * sigma**2)
+            )
+        tau = curve_point_sd(post, data)[..., pc]
+        v = sigma**2 + k * tau**2  # k * var(ybar)
         return (
-            -k * np.log(sigma)
+            -(k - 1.0) * np.log(sigma)
+            - 0.5 * np.log(v)
             - 0.5 * k * _LOG_2PI
-            - (k * (data.point_ybar - mean) ** 2 + data.point_ss) / (2.0 * sigma**2)
+            - data.point_ss / (2.0 * sigma**2)
+            - k * (data.point_ybar - mean) ** 2 / (2.0 * v)
         )
     nu = post["nu"].transpose("chain", "draw").values[..., None]
     op = data.obs_point

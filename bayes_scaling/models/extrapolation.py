@@ -205,7 +205,8 @@ def _refit(
 ) -> np.ndarray:
     """Maximum a posteriori law parameters of one truncated curve under the fitted prior.
 
-    ``y`` are point means with weights ``w = k / sigma^2``; the prior is
+    ``y`` are point means with weights ``w = 1 / var`` (``k / sigma^2`` without shared
+    point noise); the prior is
     ``Normal(loc, sd)`` per parameter of ``law.params`` (the hierarchy's location and
     spread for the curve; the graph's own priors for an asymptotic law's extras).
     """
@@ -276,6 +277,11 @@ def tail_cases(
     loc = np.broadcast_to(loc, (data.n_curves, len(P)))
     sd = np.broadcast_to(sd, (len(P),))
     sigma = np.exp(post["log_sigma"].mean(("chain", "draw")).transpose("curve").values)
+    point_sd = (
+        post["point_sd"].mean(("chain", "draw")).transpose("curve").values
+        if "point_sd" in post
+        else np.zeros(data.n_curves)
+    )
     kinds = (
         data.meta["kind"].astype(str).to_numpy()
         if "kind" in data.meta
@@ -293,7 +299,8 @@ def tail_cases(
                 continue  # too few kept sizes, nothing held out, or the same tail again
             seen.add(int(kept.sum()))
             loc_c, sd_c = _with_extras(law, loc[c], sd, P, x[kept], priors)
-            theta = _refit(law, x[kept], y[kept], k[kept] / sigma[c] ** 2, loc_c, sd_c)
+            w = 1.0 / (sigma[c] ** 2 / k[kept] + point_sd[c] ** 2)  # 1 / var(seed mean)
+            theta = _refit(law, x[kept], y[kept], w, loc_c, sd_c)
             p = {name: np.asarray(v) for name, v in zip(law.params, theta, strict=True)}
             xa = float(x[kept].max())
             log_ea = float(law.log_mean(np.asarray(xa), p))
@@ -302,7 +309,7 @@ def tail_cases(
             cases.append({
                 "x": x[held], "y": y[held], "xa": xa, "log_ea": log_ea,
                 "g": min(float(C) / np.exp(log_ea), 1.0 - 1e-9), "alpha": float(alpha),
-                "var": sigma[c] ** 2 / k[held] + SD_FLOOR**2,
+                "var": sigma[c] ** 2 / k[held] + point_sd[c] ** 2 + SD_FLOOR**2,
             })  # fmt: skip
             rows.append({
                 "curve": data.curve_ids[c], "kind": kinds[c], "cut": cut,

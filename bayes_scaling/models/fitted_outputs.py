@@ -241,7 +241,8 @@ class FittedCurveOutputs(FittedState):
             curve defaults to the median over fitted curves of the same property).
         kind : {"mean", "observation"}
             ``"mean"``: the law's value ``D n^-alpha + C`` (the median error over seeds);
-            ``"observation"``: the error of one new seed (adds the log-scale noise).
+            ``"observation"``: the error of one new seed (adds the log-scale noise: the
+            seeds' ``sigma`` and, where fitted, the noise its size shares, ``point_sd``).
         prob : float
             Credible-interval mass (default :data:`CREDIBLE_INTERVAL`).
         return_draws : bool

@@ -8,12 +8,23 @@ does not store. The estimator that uses them is
 
 Model (per curve ``c``, point ``i`` = a distinct size ``n`` of that curve, seed ``s``)::
 
-    log e_cis ~ Normal(m_c(n_i), sigma_c)            # e = error / target_scale
+    log e_cis ~ Normal(m_c(n_i) + u_ci, sigma_c)     # e = error / target_scale
+    u_ci      ~ Normal(0, tau_point[kind_c])         # shared by the seeds of a point
     m_c(n)     = law(log n - log n_ref; theta_c)       # see bayes_scaling.models.laws
     theta_c    ~ Normal(mu + sum_j effect_j[level_j(c)] + m_slope s_c, tau_curve)
     effect_j   ~ ZeroSumNormal(tau_j)                  # fixed tau_j = group_sd for < 3 levels
                                                    # (sampled as L - 1 Helmert contrasts)
     log sigma_c ~ Normal(mu_log_sigma, tau_log_sigma)
+    tau_point[k] ~ HalfNormal(point_sd)              # one per curve kind
+
+Shared point noise (``point_noise=True``; needs seed aggregation)
+    ``u_ci`` is what every seed of a point has in common beyond the law: in the scarce
+    harness the 20 trials of one ``(n, m)`` reuse five pretrained networks, so their mean
+    scatters around a smooth curve about twice as much as ``sigma_c / sqrt(k)`` says
+    (benchmarks/README.md). It is integrated out: the seeds of a point are jointly Normal
+    with covariance ``sigma^2 I + tau^2 11'``, whose density depends on the data through
+    ``ybar ~ Normal(m, sqrt(sigma^2 / k + tau^2))`` and ``ss`` as below. Without it
+    (``point_noise=False``, and always for the per-seed likelihoods) ``tau_point = 0``.
 
 (``s_c`` = the curve's centred ``log m``, present when a task was measured at several
 experimental sizes ``m``: :func:`~bayes_scaling.models._data.m_covariate`.)
@@ -27,12 +38,13 @@ parameterisation, not the model.)
 
 Seed aggregation (default for the Normal likelihood)
     The seeds of a point are replaced by their mean ``ybar`` and within-point sum of squares
-    ``ss``: ``ybar ~ Normal(m, sigma / sqrt(k))`` and ``ss ~ Gamma((k - 1) / 2,
+    ``ss``: ``ybar ~ Normal(m, sqrt(sigma^2 / k + tau^2))`` and ``ss ~ Gamma((k - 1) / 2,
     rate = 1 / (2 sigma^2))`` (in the sampled graph one ``pm.Potential`` of the same
     density, up to a constant). Both are sufficient statistics, so the posterior is
-    *exactly* the one of the per-seed likelihood (tested), with ``k`` times fewer
-    likelihood terms. The pointwise log-likelihood stored for LOO is the per-seed
-    Normal log density summed over the seeds of each ``(curve, n)`` point, for every
+    *exactly* the one of the per-seed likelihood (tested without the point noise, which
+    the per-seed graph does not have), with ``k`` times fewer likelihood terms. The
+    pointwise log-likelihood stored for LOO is the joint log density of the seeds of each
+    ``(curve, n)`` point (the per-seed Normal densities summed when ``tau = 0``), for every
     likelihood, so LOO leaves out one ``(curve, n)`` point (all its seeds) and the ELPDs of
     all laws/likelihoods are comparable.
 """
@@ -47,6 +59,7 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
+from bayes_scaling.exceptions import BayesScalingError
 from bayes_scaling.models._data import SS_FLOOR, CurveData
 from bayes_scaling.models.laws import PYTENSOR_OPS, ScalingLaw
 from bayes_scaling.models.priors import Priors, sd_prior
@@ -100,6 +113,7 @@ def build_pymc_model(
     aggregate: bool = True,
     centring: Mapping[str, np.ndarray] | None = None,
     observed_rvs: bool = False,
+    point_noise: bool = False,
 ) -> Any:
     """Build the PyMC model of prepared curve data (see the module docstring).
 
@@ -124,6 +138,11 @@ def build_pymc_model(
     writes the same likelihood as observed variables instead (``ybar ~ Normal(m, sigma /
     sqrt k)``, ``ss ~ Gamma((k - 1) / 2, 1 / (2 sigma^2))``): same posterior, and the
     form :meth:`ScalingLawModel.sample_prior_predictive` draws from.
+
+    ``point_noise`` adds the shared point noise ``tau_point`` (one per curve kind,
+    ``data.noise_groups``) to the aggregated Normal likelihood: per point
+    ``-(k - 1) log sigma - log(sigma^2 + k tau^2) / 2 - ss / (2 sigma^2) - k (ybar - m)^2 /
+    (2 (sigma^2 + k tau^2))``. The per-seed graph (``aggregate=False``) has no point noise.
     """
     import pymc as pm
     import pytensor.tensor as pt
@@ -141,7 +160,14 @@ def build_pymc_model(
     for g in data.groups:
         coords[g.column] = g.levels
         coords[contrast_dim(g)] = np.arange(len(g.levels) - 1)
+    if point_noise and not aggregate:
+        raise BayesScalingError(
+            "point_noise=True needs the seed-aggregated Normal likelihood (aggregate=True): "
+            "the per-seed graph has no shared point noise."
+        )
     ss_idx = data.ss_points
+    if point_noise:
+        coords["noise_group"] = list(data.noise_groups)
     if aggregate:
         if ss_idx.size and observed_rvs:
             coords["point_ss"] = ss_idx
@@ -216,21 +242,36 @@ def build_pymc_model(
             )
             log_sigma = pm.Normal("log_sigma", mls, tls, dims="curve")
         mean = law.log_mean(x, params, PYTENSOR_OPS)
+        tau_pt = None
+        if point_noise:
+            tau_point = pm.HalfNormal("tau_point", priors.point_sd, dims="noise_group")
+            png = pm.Data("point_noise_group", data.point_noise_group, dims="point")
+            tau_pt = tau_point[png]
 
         if aggregate and not observed_rvs:
             k = pm.Data("point_k", data.point_k.astype(float), dims="point")
             ybar = pm.Data("log_error_mean_data", data.point_ybar, dims="point")
             ss = pm.Data("log_error_ss_data", data.point_ss, dims="point")
             ls = log_sigma[pc]
-            pm.Potential(
-                "log_error_loglik",
-                pt.sum(-k * ls - 0.5 * (k * pt.square(ybar - mean) + ss) * pt.exp(-2.0 * ls)),
-            )
+            if tau_pt is None:
+                ll = -k * ls - 0.5 * (k * pt.square(ybar - mean) + ss) * pt.exp(-2.0 * ls)
+            else:  # seeds jointly Normal, covariance sigma^2 I + tau^2 11'
+                v = pt.exp(2.0 * ls) + k * pt.square(tau_pt)  # k * var(ybar)
+                ll = (
+                    -(k - 1.0) * ls
+                    - 0.5 * pt.log(v)
+                    - 0.5 * ss * pt.exp(-2.0 * ls)
+                    - 0.5 * k * pt.square(ybar - mean) / v
+                )
+            pm.Potential("log_error_loglik", pt.sum(ll))
         elif aggregate:
             sigma = pt.exp(log_sigma)
             k = pm.Data("point_k", data.point_k.astype(float), dims="point")
             ybar = pm.Data("log_error_mean_data", data.point_ybar, dims="point")
-            pm.Normal("log_error_mean", mean, sigma[pc] / pt.sqrt(k), observed=ybar, dims="point")
+            sd_mean = sigma[pc] / pt.sqrt(k)
+            if tau_pt is not None:
+                sd_mean = pt.sqrt(pt.square(sd_mean) + pt.square(tau_pt))
+            pm.Normal("log_error_mean", mean, sd_mean, observed=ybar, dims="point")
             if ss_idx.size:
                 ssc = pm.Data("ss_curve", data.point_curve[ss_idx], dims="point_ss")
                 ssk = pm.Data("ss_k", data.point_k[ss_idx].astype(float), dims="point_ss")

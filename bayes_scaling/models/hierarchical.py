@@ -91,6 +91,15 @@ class ScalingLawModel(FittedCurveOutputs):
     aggregate : bool, optional
         Use per-point sufficient statistics instead of every seed (Normal only; the
         posterior is identical). Default: True for ``"normal"``, False for ``"studentt"``.
+    point_noise : bool
+        Add a noise shared by all seeds of a ``(curve, n)`` point (``tau_point``, one scale
+        per curve kind, prior ``Priors.point_sd``), integrated out of the aggregated Normal
+        likelihood: a point's seed mean then scatters around the law by
+        ``sqrt(sigma^2 / k + tau^2)`` rather than ``sigma / sqrt(k)``
+        (:mod:`bayes_scaling.models.graph`). Needs ``aggregate`` (Normal likelihood).
+        Default False: on the bundled all-m curves it widens the scarce backtest's
+        intervals a little but leaves the property/database effects mixing too slowly for
+        the convergence targets (benchmarks/README.md, 2026-12-02).
     sampler : {"nutpie", "pymc", "numpyro"}
         NUTS backend (:mod:`bayes_scaling.models.samplers`).
     draws, tune, chains : int
@@ -149,6 +158,7 @@ class ScalingLawModel(FittedCurveOutputs):
         law: str = "power_gap",
         likelihood: Likelihood = "normal",
         aggregate: bool | None = None,
+        point_noise: bool = False,
         sampler: str = "nutpie",
         draws: int = 1000,
         tune: int = 500,
@@ -166,6 +176,7 @@ class ScalingLawModel(FittedCurveOutputs):
         self.law = law
         self.likelihood = likelihood
         self.aggregate = aggregate
+        self.point_noise = point_noise
         self.sampler = sampler
         self.draws = draws
         self.tune = tune
@@ -185,6 +196,7 @@ class ScalingLawModel(FittedCurveOutputs):
         "law",
         "likelihood",
         "aggregate",
+        "point_noise",
         "sampler",
         "draws",
         "tune",
@@ -262,6 +274,16 @@ class ScalingLawModel(FittedCurveOutputs):
             )
         return law, priors, self.likelihood, aggregate
 
+    def _point_noise(self) -> bool:
+        """Whether the graph has the shared point noise (checked against ``aggregate``)."""
+        aggregate = self._resolved()[3]
+        if self.point_noise and not aggregate:
+            raise BayesScalingError(
+                "point_noise=True needs the seed-aggregated Normal likelihood (aggregate=True, "
+                "likelihood='normal'): the per-seed likelihoods have no shared point noise."
+            )
+        return bool(self.point_noise)
+
     # ------------------------------------------------------------------ building
     def prepare_data(self, curves: pd.DataFrame) -> CurveData:
         """Validate a curve table and return the model-ready arrays."""
@@ -286,6 +308,7 @@ class ScalingLawModel(FittedCurveOutputs):
             aggregate=aggregate,
             centring=centring,
             observed_rvs=observed_rvs,
+            point_noise=self._point_noise(),
         )
         return model, centring, start
 
@@ -297,6 +320,7 @@ class ScalingLawModel(FittedCurveOutputs):
             law.name,
             likelihood,
             aggregate,
+            self._point_noise(),
             json.dumps(priors.to_dict(), sort_keys=True),
             data.structure_key(aggregate),
         )
@@ -309,7 +333,9 @@ class ScalingLawModel(FittedCurveOutputs):
         ``centring`` overrides the setting.
         """
         setting = self.centring if centring is None else centring
-        return start_values(data, law, priors, centring=setting, init=self.init)
+        return start_values(
+            data, law, priors, centring=setting, init=self.init, point_noise=self._point_noise()
+        )
 
     # ------------------------------------------------------------------ fitting
     def fit(self, curves: pd.DataFrame) -> ScalingLawModel:

@@ -45,8 +45,9 @@ def new_curve_params(
 ) -> tuple[dict[str, np.ndarray], np.ndarray, list[str], np.ndarray]:
     """Population-predictive draws ``(sample, new curve)`` for curves not in the fit.
 
-    Returns the law's parameters, the noise ``sigma``, the new curves' ids
-    (:func:`new_ids`) and target scales (:func:`new_scales`).
+    Returns the law's parameters, the noise of one new seed (``sigma``, with the shared
+    point noise of the curve's kind where the fit has it: ``sqrt(sigma^2 + tau^2)``), the
+    new curves' ids (:func:`new_ids`) and target scales (:func:`new_scales`).
     """
     P = list(law.pooled)
     S = post.sizes["chain"] * post.sizes["draw"]
@@ -105,7 +106,18 @@ def new_curve_params(
         loc, scale = priors.break_prior(*data.x_range)
         params["log_break"] = loc + scale * rng.standard_normal((S, m))
     ids = new_ids(new)
-    return params, np.exp(log_sigma), ids, new_scales(new, data.meta)
+    sd = np.exp(log_sigma)
+    if "tau_point" in post:  # the new curve's kind, or the kinds' mean if unseen
+        tau = flat("tau_point", "noise_group")
+        kinds = new["kind"].astype(str).tolist() if "kind" in new else [None] * m
+        tau_new = np.column_stack(
+            [
+                tau[:, data.noise_groups.index(k)] if k in data.noise_groups else tau.mean(1)
+                for k in kinds
+            ]
+        )
+        sd = np.hypot(sd, tau_new)
+    return params, sd, ids, new_scales(new, data.meta)
 
 
 def _bend_beyond(
@@ -252,6 +264,8 @@ def predict_error(
         p_all = flat_params(post.to_dataset(), law)
         params = {k: v[:, pos] for k, v in p_all.items()}
         sigma = flat_curve(post, "sigma")[:, pos]
+        if "point_sd" in post:  # one new seed also carries the noise its point shares
+            sigma = np.hypot(sigma, flat_curve(post, "point_sd")[:, pos])
         scales = data.meta["target_scale"].to_numpy()[pos]
     x = np.log(n_arr) - data.log_n_ref
     log_mean = law.log_mean(x[None, None, :], {k: v[..., None] for k, v in params.items()})

@@ -144,6 +144,12 @@ class Priors:
     log_break_sd_factor : float
         ``broken_power`` and ``mmf``: the break's prior sd in ``log n`` is this factor times
         half the curve's observed ``log n`` range; its mean is the centre of that range.
+    point_sd : float
+        HalfNormal scale of ``tau_point``, the sd (log scale) of the noise that all seeds of
+        one ``(curve, n)`` point share (``point_noise``; e.g. the scarce harness's trials of
+        one size reuse five pretrained networks). The default 0.1 allows up to ~20 %
+        (95 %) shared scatter of a point's mean error; the committed scarce curves need
+        about 4 % (median over their transfer curves).
 
     Examples
     --------
@@ -167,6 +173,7 @@ class Priors:
     log_break_sd_factor: float = 0.5
     sd_family: str = "gamma"
     m_slope_sd: float = 0.5
+    point_sd: float = 0.1
 
     def __post_init__(self) -> None:
         for name in ("log_e_ref", "logit_gap", "log_alpha", "log_sigma", "log_sigma_sd", "nu"):
@@ -206,6 +213,7 @@ class Priors:
             "delta_log_alpha_sd",
             "log_break_sd_factor",
             "m_slope_sd",
+            "point_sd",
         ):
             value = float(getattr(self, name))
             if not (math.isfinite(value) and value > 0):

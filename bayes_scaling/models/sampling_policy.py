@@ -38,7 +38,13 @@ DEFAULT_TARGET_ACCEPT: float | str = "auto"
 
 
 def start_values(
-    data: CurveData, law: ScalingLaw, priors: Priors, *, centring: str, init: str
+    data: CurveData,
+    law: ScalingLaw,
+    priors: Priors,
+    *,
+    centring: str,
+    init: str,
+    point_noise: bool = False,
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Centring weights (see :func:`~bayes_scaling.models.graph.build_pymc_model`) and start.
 
@@ -47,6 +53,11 @@ def start_values(
     fit; ``"noncentred"`` fixes every weight at 0, ``"centred"`` at 1. The start values
     (the least-squares fit, clipped inside the priors' support) are computed when
     ``init="least_squares"`` or ``centring="auto"``; otherwise the second item is empty.
+
+    With ``point_noise`` the least-squares standard errors, which treat every seed as an
+    independent observation, are widened by :func:`point_noise_factor` (how much more the
+    curve's point means scatter than their seeds say), so the weights follow the
+    precision the model with the shared point noise gives the curve.
     """
     P = list(law.pooled)
     need_ls = init == "least_squares" or centring == "auto"
@@ -68,6 +79,8 @@ def start_values(
     }
     for j, p in enumerate(P):
         theta[:, j] = np.clip(np.nan_to_num(theta[:, j], nan=0.0), *lims[p])
+    if point_noise:
+        se = se * point_noise_factor(data, law, ls)[:, None]
     se = np.clip(np.nan_to_num(se, nan=10.0, posinf=10.0), 1e-3, 10.0)
     log_sigma = np.log(np.clip(np.nan_to_num(ls["sigma"].to_numpy(), nan=0.1), 0.01, 1.0))
     if data.n_curves == 1:
@@ -99,6 +112,30 @@ def start_values(
             np.nan_to_num(ls["log_break"].to_numpy(dtype=float), nan=0.0), *data.curve_x_range
         )
     return weights, start
+
+
+def point_noise_factor(data: CurveData, law: ScalingLaw, ls: Any) -> np.ndarray:
+    """Per curve, ``sqrt(var of point means about the fit / (sigma^2 / k))``, at least 1.
+
+    ``ls`` is the per-seed least-squares fit (:func:`~bayes_scaling.models.baseline.
+    _fit_prepared`): its residual sd ``sigma`` and parameters. The point means' residual
+    variance is corrected for the law's degrees of freedom; ``k`` is each curve's mean
+    number of seeds per point. 1 where the means scatter no more than their seeds say.
+    """
+    names = list(law.params)
+    out = np.ones(data.n_curves)
+    for c in range(data.n_curves):
+        sel = data.point_curve == c
+        n_pts = int(sel.sum())
+        if n_pts <= len(names):
+            continue
+        p = {name: np.asarray(float(ls[name].iloc[c])) for name in names}
+        resid = data.point_ybar[sel] - law.log_mean(data.point_x[sel], p)
+        var_means = float(np.sum(resid**2)) / (n_pts - len(names))
+        nominal = float(ls["sigma"].iloc[c]) ** 2 / float(np.mean(data.point_k[sel]))
+        if np.isfinite(var_means) and nominal > 0:
+            out[c] = math.sqrt(max(1.0, var_means / nominal))
+    return out
 
 
 def attempts(target_accept: float | str, kwargs: dict[str, Any]) -> list[float]:
