@@ -48,7 +48,9 @@ sizes (or nothing held out) is left out of both the fit and the scores, and list
     ``LawStack.from_models`` of the ``bayes`` fit and one fit per other listed law (same
     settings, same kept rows): the laws' calibrated predictive draws mixed by their
     stacking weights per curve kind, plus the seed-averaging noise as for ``bayes``
-    (``sigma_c`` from the stacked posterior's draws).
+    (``sigma_c`` from the stacked posterior's draws). Laws whose fit did not converge are
+    left out of the stack; when none converged, all are stacked (said in the output), as
+    the ``bayes`` row also scores a fit whether or not it converged.
 ``ls``
     ``bootstrap_least_squares`` (per-curve least squares, the paper's method, with
     ``--n-boot`` refits on seeds resampled with replacement): each replicate's law plus
@@ -537,7 +539,14 @@ def run_cut(
             others[law] = other
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            stack = LawStack.from_models({model.law: model, **others}, random_seed=args.seed)
+            fits = {model.law: model, **others}
+            stack = LawStack.from_models(fits, random_seed=args.seed)
+            if not stack.converged:  # measured anyway, like an unconverged ``bayes`` fit
+                stack = LawStack.from_models(
+                    fits, random_seed=args.seed, require_convergence=False
+                )
+                print("stack: no law converged; stacked without the convergence filter "
+                      "(a measurement, not a decision)", flush=True)
         print(stack.sentence(), flush=True)
     t0 = time.perf_counter()
     boot = bootstrap_least_squares(sp.train, n_boot=args.n_boot, random_seed=args.seed,
