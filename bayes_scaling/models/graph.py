@@ -136,8 +136,9 @@ def build_pymc_model(
     / (2 sigma^2)`` per point: the per-seed Normal log density up to a constant), which
     is cheaper to compile and evaluate than observed variables. ``observed_rvs=True``
     writes the same likelihood as observed variables instead (``ybar ~ Normal(m, sigma /
-    sqrt k)``, ``ss ~ Gamma((k - 1) / 2, 1 / (2 sigma^2))``): same posterior, and the
-    form :meth:`ScalingLawModel.sample_prior_predictive` draws from.
+    sqrt k)``, with the point noise ``sqrt(sigma^2 / k + tau^2)``, ``ss ~ Gamma((k - 1) /
+    2, 1 / (2 sigma^2))``): same posterior, and the form
+    :meth:`ScalingLawModel.sample_prior_predictive` draws from.
 
     ``point_noise`` adds the shared point noise ``tau_point`` (one per curve kind,
     ``data.noise_groups``) to the aggregated Normal likelihood: per point
@@ -162,8 +163,8 @@ def build_pymc_model(
         coords[contrast_dim(g)] = np.arange(len(g.levels) - 1)
     if point_noise and not aggregate:
         raise BayesScalingError(
-            "point_noise=True needs the seed-aggregated Normal likelihood (aggregate=True): "
-            "the per-seed graph has no shared point noise."
+            "point_noise=True needs the seed-aggregated Normal likelihood (aggregate=True, "
+            "likelihood='normal'): the per-seed graph has no shared point noise."
         )
     ss_idx = data.ss_points
     if point_noise:

@@ -275,13 +275,7 @@ class ScalingLawModel(FittedCurveOutputs):
         return law, priors, self.likelihood, aggregate
 
     def _point_noise(self) -> bool:
-        """Whether the graph has the shared point noise (checked against ``aggregate``)."""
-        aggregate = self._resolved()[3]
-        if self.point_noise and not aggregate:
-            raise BayesScalingError(
-                "point_noise=True needs the seed-aggregated Normal likelihood (aggregate=True, "
-                "likelihood='normal'): the per-seed likelihoods have no shared point noise."
-            )
+        """Whether the graph has the shared point noise (the graph checks ``aggregate``)."""
         return bool(self.point_noise)
 
     # ------------------------------------------------------------------ building
