@@ -102,3 +102,43 @@ def test_an_explicit_centring_is_kept_by_the_fallback(monkeypatch):
     first, second = WEIGHTS
     assert (first == 0).all() and (second == 0).all()
     assert model.centring_used_ == "noncentred"
+
+
+def _recording_draws(monkeypatch) -> list[tuple[int, int]]:
+    """Patch the sampler: record each call's (draws, tune)."""
+    calls: list[tuple[int, int]] = []
+    real = sampling_policy.sample_model
+
+    def fake(model, **kwargs):
+        calls.append((kwargs["draws"], kwargs["tune"]))
+        return real(model, **kwargs)
+
+    monkeypatch.setattr(sampling_policy, "sample_model", fake)
+    return calls
+
+
+def test_a_run_missing_rhat_or_ess_is_sampled_once_more_with_longer_chains(monkeypatch):
+    """Auto policy with the convergence check: 2x draws and tune, said in the note."""
+    curves = standard_curves().query("property == 'p0'")
+    calls = _recording_draws(monkeypatch)
+    settings = {**SMALL, "check_convergence": True, "chains": 2}
+    with pytest.warns(Warning):  # 2 x 100 draws still miss ESS 400: reported, loudly
+        model = ScalingLawModel(**settings).fit(curves)
+    # the divergence fallback (if any) keeps the draws; the longer run comes last, once
+    assert calls[-1] == (100, 100) and set(calls[:-1]) == {(50, 50)}
+    assert model.convergence_.n_draws == 2 * 100
+    assert "so the fit was sampled again with 100 and 100" in model.convergence_.note
+    assert not model.convergence_.ok  # a longer run is no promise: still checked
+
+
+@pytest.mark.parametrize(
+    "change", [{"check_convergence": False}, {"target_accept": 0.95}], ids=["no_check", "fixed"]
+)
+def test_no_longer_run_without_the_auto_policy_and_the_check(monkeypatch, change):
+    curves = standard_curves().query("property == 'p0'")
+    calls = _recording_draws(monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = ScalingLawModel(**{**SMALL, "chains": 2, **change}).fit(curves)
+    assert set(calls) == {(50, 50)}
+    assert "sampled again with" not in model.convergence_.note

@@ -138,7 +138,11 @@ class ScalingLawModel(FittedCurveOutputs):
         Seed of sampling and predictions; the same seed gives identical results.
     check_convergence : bool
         Warn (:class:`~bayes_scaling.models.diagnostics.ConvergenceWarning`) after
-        :meth:`fit` when diagnostics miss the thresholds.
+        :meth:`fit` when diagnostics miss the thresholds. With ``target_accept="auto"`` it
+        also allows one longer run: a kept run without divergences whose sampled
+        parameters miss R-hat or ESS is sampled again with twice the draws and tuning
+        steps (same seed and compiled model; the note says so). ``False`` (quick fits whose
+        convergence is not needed) runs once.
 
     Examples
     --------
@@ -365,6 +369,7 @@ class ScalingLawModel(FittedCurveOutputs):
             random_seed=sample_seed,
             cache_key=self._cache_key(data),
             sampler_kwargs=self.sampler_kwargs,
+            extend=self.target_accept == "auto" and self.check_convergence,
         )
         self.centring_used_ = self.centring
         self.target_accept_ = run.target_accept

@@ -11,7 +11,10 @@ backends (:mod:`bayes_scaling.models.samplers`):
     :data:`AUTO_TARGET_ACCEPT`).
 :func:`sample_with_fallback`
     Sample at the first rate; after any divergence, sample again at the next one (same
-    compiled model, same seed, same centring weights), and say why in a note.
+    compiled model, same seed, same centring weights), and say why in a note. With
+    ``extend``, a run without divergences whose sampled parameters miss the R-hat or ESS
+    thresholds is sampled once more with :data:`EXTEND_FACTOR` times the draws and tuning
+    steps (a slowly mixing direction needs longer chains, not a smaller step).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import xarray as xr
 from bayes_scaling.models._data import CurveData
 from bayes_scaling.models.baseline import _fit_prepared
 from bayes_scaling.models.centring import centring_weights
+from bayes_scaling.models.diagnostics import ConvergenceReport
 from bayes_scaling.models.laws import ScalingLaw
 from bayes_scaling.models.priors import Priors
 from bayes_scaling.models.samplers import sample_model
@@ -35,6 +39,8 @@ from bayes_scaling.models.samplers import sample_model
 AUTO_TARGET_ACCEPT: tuple[float, float] = (0.95, 0.99)
 #: Default NUTS target acceptance rate (see :class:`ScalingLawModel`).
 DEFAULT_TARGET_ACCEPT: float | str = "auto"
+#: ``extend``: the longer run's draws and tuning steps, as a multiple of the first run's.
+EXTEND_FACTOR: int = 2
 
 
 def start_values(
@@ -177,12 +183,17 @@ def sample_with_fallback(
     random_seed: Any,
     cache_key: Hashable,
     sampler_kwargs: Mapping[str, Any] | None,
+    extend: bool = False,
 ) -> SampledFit:
     """Sample ``model`` at the rates of :func:`attempts`; keep the last run.
 
     The next attempt (same compiled model, same seed, same centring weights: ``centring``
     only names them in the notes) runs only after a divergence; each fallback adds a note
-    saying why.
+    saying why. With ``extend``, a kept run without divergences whose sampled parameters
+    miss the thresholds of :class:`~bayes_scaling.models.diagnostics.ConvergenceReport`
+    (R-hat, bulk and tail ESS) is sampled again, same rate and seed, with
+    :data:`EXTEND_FACTOR` times ``draws`` and ``tune``; a note says so. A run with
+    divergences is not extended: longer chains do not remove them.
     """
     kwargs = dict(sampler_kwargs or {})
     plan = attempts(target_accept, kwargs)
@@ -208,4 +219,25 @@ def sample_with_fallback(
             f"(centring='{centring}'), so the fit was sampled again at target_accept "
             f"{plan[i + 1]:g}"
         )
+    if extend and int(trace["sample_stats"]["diverging"].sum()) == 0:
+        report = ConvergenceReport.from_idata(trace)
+        if not report.ok:
+            notes.append(
+                f"max R-hat {report.worst_rhat:.3f} and min bulk / tail ESS "
+                f"{report.min_ess_bulk:.0f} / {report.min_ess_tail:.0f} over the sampled "
+                f"parameters with {draws} draws and {tune} tuning steps per chain, so the fit "
+                f"was sampled again with {EXTEND_FACTOR * draws} and {EXTEND_FACTOR * tune}"
+            )
+            trace = sample_model(
+                model,
+                sampler=sampler,
+                draws=EXTEND_FACTOR * draws,
+                tune=EXTEND_FACTOR * tune,
+                chains=chains,
+                cores=cores,
+                random_seed=random_seed,
+                initial_values=initial_values,
+                cache_key=cache_key,
+                sampler_kwargs={"target_accept": rate, **kwargs},
+            )
     return SampledFit(trace, rate, notes)
