@@ -198,12 +198,13 @@ def sample_with_fallback(
     kwargs = dict(sampler_kwargs or {})
     plan = attempts(target_accept, kwargs)
     notes = []
-    for i, rate in enumerate(plan):
-        trace = sample_model(
+
+    def run(rate: float, factor: int = 1) -> xr.DataTree:
+        return sample_model(
             model,
             sampler=sampler,
-            draws=draws,
-            tune=tune,
+            draws=factor * draws,
+            tune=factor * tune,
             chains=chains,
             cores=cores,
             random_seed=random_seed,
@@ -211,6 +212,9 @@ def sample_with_fallback(
             cache_key=cache_key,
             sampler_kwargs={"target_accept": rate, **kwargs},
         )
+
+    for i, rate in enumerate(plan):
+        trace = run(rate)
         n_div = int(trace["sample_stats"]["diverging"].sum())
         if n_div == 0 or i == len(plan) - 1:
             break
@@ -228,16 +232,5 @@ def sample_with_fallback(
                 f"parameters with {draws} draws and {tune} tuning steps per chain, so the fit "
                 f"was sampled again with {EXTEND_FACTOR * draws} and {EXTEND_FACTOR * tune}"
             )
-            trace = sample_model(
-                model,
-                sampler=sampler,
-                draws=EXTEND_FACTOR * draws,
-                tune=EXTEND_FACTOR * tune,
-                chains=chains,
-                cores=cores,
-                random_seed=random_seed,
-                initial_values=initial_values,
-                cache_key=cache_key,
-                sampler_kwargs={"target_accept": rate, **kwargs},
-            )
+            trace = run(rate, EXTEND_FACTOR)
     return SampledFit(trace, rate, notes)
