@@ -96,20 +96,20 @@ class CurveData:
     log_m_centre: float = 0.0
     m_slope_note: str = ""
     #: Levels of the shared point noise's scale (``tau_point``): the curve kinds present
-    #: (``transfer``, ``scratch``), or ``["all"]`` without a ``kind`` column.
+    #: (``transfer``, ``scratch``), or ``["all"]`` without a ``kind`` column
+    #: (:func:`curve_kinds`).
     noise_groups: list[str] = field(default_factory=lambda: ["all"])
-    #: Per curve, its position in :attr:`noise_groups` (default: all 0).
-    curve_noise_group: np.ndarray | None = None
+
+    @property
+    def curve_noise_group(self) -> np.ndarray:
+        """Per curve, the position of its kind in :attr:`noise_groups`."""
+        kinds = curve_kinds(self.meta)
+        return np.array([self.noise_groups.index(k) for k in kinds], dtype="int64")
 
     @property
     def point_noise_group(self) -> np.ndarray:
         """Per point, the position of its curve's kind in :attr:`noise_groups`."""
-        groups = (
-            np.zeros(self.n_curves, dtype="int64")
-            if self.curve_noise_group is None
-            else self.curve_noise_group
-        )
-        return groups[self.point_curve]
+        return self.curve_noise_group[self.point_curve]
 
     @property
     def n_curves(self) -> int:
@@ -166,6 +166,13 @@ def _curve_value(col: pd.Series) -> pd.Series:
     if str(col.dtype) == "Int64":
         return col.map(lambda v: "full" if pd.isna(v) else str(int(v)))
     return col.astype(str)
+
+
+def curve_kinds(meta: pd.DataFrame) -> np.ndarray:
+    """Each curve's kind (``"all"`` where the table has no ``kind`` column)."""
+    if "kind" in meta:
+        return meta["kind"].astype(str).to_numpy()
+    return np.full(len(meta), "all")
 
 
 def curve_metadata(table: pd.DataFrame, cid: pd.Series | None = None) -> pd.DataFrame:
@@ -289,9 +296,6 @@ def prepare(curves: pd.DataFrame, groups: Sequence[str] | None) -> CurveData:
         members |= {s for v, s in sets.items() if v in lookup}
 
     log_m, centre, why = m_covariate(table, cid, ids)
-    kinds = meta["kind"].astype(str).to_numpy() if "kind" in meta else np.full(len(ids), "all")
-    noise_groups = sorted(set(kinds))
-    curve_noise_group = np.array([noise_groups.index(k) for k in kinds], dtype="int64")
 
     return CurveData(
         table=table,
@@ -311,8 +315,7 @@ def prepare(curves: pd.DataFrame, groups: Sequence[str] | None) -> CurveData:
         curve_log_m=log_m,
         log_m_centre=centre,
         m_slope_note=why,
-        noise_groups=noise_groups,
-        curve_noise_group=curve_noise_group,
+        noise_groups=sorted(set(curve_kinds(meta))),
     )
 
 

@@ -47,12 +47,7 @@ def curve_point_sd(post: xr.Dataset, data: CurveData) -> np.ndarray:
         shape = (post.sizes["chain"], post.sizes["draw"], data.n_curves)
         return np.zeros(shape)
     tau = post["tau_point"].transpose("chain", "draw", "noise_group").values
-    groups = (
-        np.zeros(data.n_curves, dtype="int64")
-        if data.curve_noise_group is None
-        else data.curve_noise_group
-    )
-    return tau[..., groups]
+    return tau[..., data.curve_noise_group]
 
 
 def derived(post: xr.Dataset, data: CurveData, law: ScalingLaw) -> xr.Dataset:

@@ -42,7 +42,7 @@ import xarray as xr
 from scipy import special
 from scipy.optimize import least_squares
 
-from bayes_scaling.models._data import CurveData
+from bayes_scaling.models._data import CurveData, curve_kinds
 from bayes_scaling.models.graph import curve_location
 from bayes_scaling.models.laws import ScalingLaw
 from bayes_scaling.models.posterior import CurvePosterior
@@ -282,11 +282,7 @@ def tail_cases(
         if "point_sd" in post
         else np.zeros(data.n_curves)
     )
-    kinds = (
-        data.meta["kind"].astype(str).to_numpy()
-        if "kind" in data.meta
-        else np.full(data.n_curves, "all")
-    )
+    kinds = curve_kinds(data.meta)
     rows, cases = [], []
     for c in range(data.n_curves):
         sel = data.point_curve == c
@@ -425,13 +421,6 @@ def anchor_law(
     C_a = np.minimum(C, e_a * (1.0 - 1e-9))  # the asymptote lies below the curve
     alpha = np.minimum(alpha, MAX_ALPHA)
     return (e_a - C_a) * n_a**alpha, alpha, C_a
-
-
-def curve_kinds(meta: pd.DataFrame) -> np.ndarray:
-    """Each curve's kind (``"all"`` where the table has no ``kind`` column)."""
-    if "kind" in meta:
-        return meta["kind"].astype(str).to_numpy()
-    return np.full(len(meta), "all")
 
 
 def calibrated_posterior(

@@ -278,10 +278,6 @@ class ScalingLawModel(FittedCurveOutputs):
             )
         return law, priors, self.likelihood, aggregate
 
-    def _point_noise(self) -> bool:
-        """Whether the graph has the shared point noise (the graph checks ``aggregate``)."""
-        return bool(self.point_noise)
-
     # ------------------------------------------------------------------ building
     def prepare_data(self, curves: pd.DataFrame) -> CurveData:
         """Validate a curve table and return the model-ready arrays."""
@@ -306,7 +302,7 @@ class ScalingLawModel(FittedCurveOutputs):
             aggregate=aggregate,
             centring=centring,
             observed_rvs=observed_rvs,
-            point_noise=self._point_noise(),
+            point_noise=bool(self.point_noise),
         )
         return model, centring, start
 
@@ -318,7 +314,7 @@ class ScalingLawModel(FittedCurveOutputs):
             law.name,
             likelihood,
             aggregate,
-            self._point_noise(),
+            bool(self.point_noise),
             json.dumps(priors.to_dict(), sort_keys=True),
             data.structure_key(aggregate),
         )
@@ -332,7 +328,7 @@ class ScalingLawModel(FittedCurveOutputs):
         """
         setting = self.centring if centring is None else centring
         return start_values(
-            data, law, priors, centring=setting, init=self.init, point_noise=self._point_noise()
+            data, law, priors, centring=setting, init=self.init, point_noise=bool(self.point_noise)
         )
 
     # ------------------------------------------------------------------ fitting
