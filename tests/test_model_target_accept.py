@@ -16,14 +16,15 @@ WEIGHTS: list = []
 SMALL = {"draws": 50, "tune": 50, "chains": 1, "random_seed": 3, "check_convergence": False}
 
 
-def _recording(monkeypatch, divergences: dict[float, int]) -> list[float]:
-    """Patch the sampler: record each call's target_accept, fake divergences per rate."""
-    calls: list[float] = []
+def _recording(monkeypatch, divergences: dict[float, int], key=None) -> list:
+    """Patch the sampler: record each call (its target_accept, or ``key(kwargs)``), fake
+    divergences per rate."""
+    calls: list = []
     real = sampling_policy.sample_model
 
     def fake(model, **kwargs):
         rate = kwargs["sampler_kwargs"]["target_accept"]
-        calls.append(rate)
+        calls.append(rate if key is None else key(kwargs))
         names = [v.name for v in model.data_vars if v.name.startswith("centring_weight")]
         if names:
             WEIGHTS.append(np.concatenate([model[n].get_value().ravel() for n in names]))
@@ -104,28 +105,18 @@ def test_an_explicit_centring_is_kept_by_the_fallback(monkeypatch):
     assert model.centring_used_ == "noncentred"
 
 
-def _recording_draws(monkeypatch) -> list[tuple[int, int]]:
-    """Patch the sampler: record each call's (draws, tune)."""
-    calls: list[tuple[int, int]] = []
-    real = sampling_policy.sample_model
-
-    def fake(model, **kwargs):
-        calls.append((kwargs["draws"], kwargs["tune"]))
-        return real(model, **kwargs)
-
-    monkeypatch.setattr(sampling_policy, "sample_model", fake)
-    return calls
+def _draws_and_tune(kwargs: dict) -> tuple[int, int]:
+    return kwargs["draws"], kwargs["tune"]
 
 
 def test_a_run_missing_rhat_or_ess_is_sampled_once_more_with_longer_chains(monkeypatch):
     """Auto policy with the convergence check: 2x draws and tune, said in the note."""
     curves = standard_curves().query("property == 'p0'")
-    calls = _recording_draws(monkeypatch)
+    calls = _recording(monkeypatch, {}, key=_draws_and_tune)  # no divergences: no 0.99 run
     settings = {**SMALL, "check_convergence": True, "chains": 2}
     with pytest.warns(Warning):  # 2 x 100 draws still miss ESS 400: reported, loudly
         model = ScalingLawModel(**settings).fit(curves)
-    # the divergence fallback (if any) keeps the draws; the longer run comes last, once
-    assert calls[-1] == (100, 100) and set(calls[:-1]) == {(50, 50)}
+    assert calls == [(50, 50), (100, 100)]
     assert model.convergence_.n_draws == 2 * 100
     assert "so the fit was sampled again with 100 and 100" in model.convergence_.note
     assert not model.convergence_.ok  # a longer run is no promise: still checked
@@ -136,9 +127,9 @@ def test_a_run_missing_rhat_or_ess_is_sampled_once_more_with_longer_chains(monke
 )
 def test_no_longer_run_without_the_auto_policy_and_the_check(monkeypatch, change):
     curves = standard_curves().query("property == 'p0'")
-    calls = _recording_draws(monkeypatch)
+    calls = _recording(monkeypatch, {}, key=_draws_and_tune)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = ScalingLawModel(**{**SMALL, "chains": 2, **change}).fit(curves)
-    assert set(calls) == {(50, 50)}
+    assert calls == [(50, 50)]
     assert "sampled again with" not in model.convergence_.note
