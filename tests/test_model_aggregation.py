@@ -12,7 +12,7 @@ from scipy import stats
 from bayes_scaling.curves import normalised_error
 from bayes_scaling.models import ScalingLawModel
 from bayes_scaling.models.assemble import pointwise_loglik
-from bayes_scaling.models.graph import latent_to_theta
+from bayes_scaling.models.graph import data_column, latent_to_theta
 
 pytestmark = pytest.mark.integration
 
@@ -42,8 +42,8 @@ def test_graphs_differ_as_documented(curves):
     assert {rv.name for rv in per_seed.observed_RVs} == {"log_error"}
     n_obs = len(curves)
     assert per_seed["log_error_data"].get_value().size == n_obs
-    assert agg["log_error_mean_data"].get_value().size == curves["n"].nunique()
-    assert agg["log_error_ss_data"].get_value().size == curves["n"].nunique()
+    assert data_column(agg, "log_error_mean_data").size == curves["n"].nunique()
+    assert data_column(agg, "log_error_ss_data").size == curves["n"].nunique()
 
 
 @pytest.mark.parametrize(

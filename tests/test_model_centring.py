@@ -10,6 +10,7 @@ from _model_fits import standard_curves
 
 from bayes_scaling.models import ScalingLawModel, fit_least_squares
 from bayes_scaling.models.centring import MIN_RESIDUAL_DOF
+from bayes_scaling.models.graph import data_column
 from bayes_scaling.simulate import draw_curve_params, simulate_curves
 
 
@@ -18,11 +19,11 @@ def _weights(curves: pd.DataFrame, **kwargs) -> tuple[np.ndarray, list[str], dic
     pm_model = model.build_model(curves)
     data = model.prepare_data(curves)
     groups = {  # columns with fewer than 3 levels have fixed effects: no spread, no weight
-        g.column: pm_model[f"centring_weight_{g.column}"].get_value()
+        g.column: data_column(pm_model, f"centring_weight_{g.column}")
         for g in data.groups
         if f"tau_{g.column}" in pm_model.named_vars
     }
-    return pm_model["centring_weight"].get_value(), list(pm_model.coords["param"]), groups
+    return data_column(pm_model, "centring_weight"), list(pm_model.coords["param"]), groups
 
 
 def test_pure_power_law_leaves_the_gap_unidentified():
@@ -189,7 +190,7 @@ def test_latent_to_theta_is_the_graphs_transformation():
         effects = {}
         for g in data.groups:
             if len(g.levels) >= MIN_POOLED_LEVELS:
-                w = pm_model[f"centring_weight_{g.column}"]
+                w = data_column(pm_model, f"centring_weight_{g.column}")
                 tau = pm_model[f"tau_{g.column}"]
                 effects[g.column] = (tau ** (1.0 - w))[:, None] * pt.dot(
                     pm_model[f"z_{g.column}"], zero_sum_basis(len(g.levels)).T
@@ -199,8 +200,8 @@ def test_latent_to_theta_is_the_graphs_transformation():
                 effects[g.column] = pt.dot(
                     pm_model[f"z_{g.column}"], zero_sum_basis(len(g.levels)).T
                 )
-            lin = lin + effects[g.column].T[pm_model[f"{g.column}_index"]]
-        w = pm_model["centring_weight"]
+            lin = lin + effects[g.column].T[data_column(pm_model, f"{g.column}_index")]
+        w = data_column(pm_model, "centring_weight")
         tau_c = pm_model["tau_curve"][None, :]
         raw = pm_model["theta_raw"]
         theta = lin + tau_c ** (1.0 - w) * (raw - w * lin)

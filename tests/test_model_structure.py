@@ -24,6 +24,7 @@ from bayes_scaling.exceptions import (
 )
 from bayes_scaling.models import CurvePosterior, Priors, ScalingLawModel
 from bayes_scaling.models._data import prepare
+from bayes_scaling.models.graph import data_column
 from bayes_scaling.models.samplers import SamplerUnavailableError
 from bayes_scaling.simulate import simulate_curves
 
@@ -377,7 +378,7 @@ def test_build_model_without_sampling():
     # the seed-aggregated Normal likelihood is one potential of the sufficient statistics
     assert not model.observed_RVs
     assert [p.name for p in model.potentials] == ["log_error_loglik"]
-    assert len(SINGLE_GRID) == model["log_n_centred"].get_value().size
+    assert len(SINGLE_GRID) == data_column(model, "log_n_centred").size
 
 
 def test_break_prior_is_centred_on_each_curve_own_range():
@@ -385,7 +386,7 @@ def test_break_prior_is_centred_on_each_curve_own_range():
     short = single_curve().query("n <= 1024")
     table = pd.concat([single_curve(), short.assign(database="short")], ignore_index=True)
     model = ScalingLawModel(law="mmf", groups=None).build_model(table)
-    loc, scale = model["break_loc"].get_value(), model["break_scale"].get_value()
+    loc, scale = data_column(model, "break_loc"), data_column(model, "break_scale")
     data = prepare(table, groups=None)
     lo, hi = data.curve_x_range
     for c, cid in enumerate(data.curve_ids):

@@ -10,6 +10,7 @@ from _model_fits import single_curve, standard_curves
 
 import bayes_scaling.models.sampling_policy as sampling_policy
 from bayes_scaling.models import ScalingLawModel
+from bayes_scaling.models.graph import data_column
 from bayes_scaling.models.sampling_policy import AUTO_TARGET_ACCEPT
 
 WEIGHTS: list = []
@@ -25,9 +26,12 @@ def _recording(monkeypatch, divergences: dict[float, int], key=None) -> list:
     def fake(model, **kwargs):
         rate = kwargs["sampler_kwargs"]["target_accept"]
         calls.append(rate if key is None else key(kwargs))
-        names = [v.name for v in model.data_vars if v.name.startswith("centring_weight")]
+        names = [str(c) for c in model.coords.get("curve_data_column", ())]
+        names = [n for n in names if n.startswith("centring_weight")] + [
+            str(c) for c in model.coords.get("group_centring_weight_column", ())
+        ]
         if names:
-            WEIGHTS.append(np.concatenate([model[n].get_value().ravel() for n in names]))
+            WEIGHTS.append(np.concatenate([data_column(model, n).ravel() for n in names]))
         trace = real(model, **kwargs)
         div = trace["sample_stats"]["diverging"]
         div.values[:] = False

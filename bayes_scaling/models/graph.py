@@ -175,16 +175,48 @@ def build_pymc_model(
     else:
         coords["obs"] = np.arange(data.obs_y.size)
 
+    # The data, packed into one container per table (point / curve / group, float / int):
+    # nutpie's compiled glue costs about 0.5 s of compilation per container (issue 15).
+    pooled = [g for g in data.groups if is_pooled(g)]
+    aggregated = aggregate and not observed_rvs
+    point_float = {"log_n_centred": data.point_x}
+    if aggregated:
+        point_float.update(
+            point_k=data.point_k.astype(float),
+            log_error_mean_data=data.point_ybar,
+            log_error_ss_data=data.point_ss,
+        )
+    point_int = {"point_curve": data.point_curve}
+    if point_noise:
+        point_int["point_noise_group"] = data.point_noise_group
+    curve_float: dict[str, np.ndarray] = {}
+    curve_int = {f"{g.column}_index": g.curve_index for g in data.groups}
+    if data.n_curves > 1:
+        curve_float["centring_weight"] = weights.get("curve", np.zeros((data.n_curves, len(P))))
+        if data.has_m_slope:
+            curve_float["curve_log_m"] = data.curve_log_m
+    if "log_break" in law.extra:  # centred on each curve's own log n range
+        curve_float["break_loc"], curve_float["break_scale"] = priors.break_prior(
+            *data.curve_x_range
+        )
+    group_float = {f"centring_weight_{g.column}": weights.get(g.column, zeros_p) for g in pooled}
+
     with pm.Model(coords=coords) as model:
-        x = pm.Data("log_n_centred", data.point_x, dims="point")
-        pc = pm.Data("point_curve", data.point_curve, dims="point")
+        d = {
+            **_packed("point_data", "point", point_float),
+            **_packed("point_index", "point", point_int),
+            **_packed("curve_data", "curve", curve_float),
+            **_packed("curve_index", "curve", curve_int),
+            **_packed("group_centring_weight", "param", group_float, by_row=False),
+        }
+        x, pc = d["log_n_centred"], d["point_curve"]
         if data.n_curves == 1:
             theta = pm.Normal("theta", loc[None, :], scale[None, :], dims=("curve", "param"))
         else:
             mu = pm.Normal("mu", loc, scale, dims="param")
             lin = mu[None, :]
             for g in data.groups:
-                idx = pm.Data(f"{g.column}_index", g.curve_index, dims="curve")
+                idx = d[f"{g.column}_index"]
                 basis = pt.as_tensor_variable(zero_sum_basis(len(g.levels)))
                 if not is_pooled(g):  # too few levels to learn a spread: fixed effects
                     u = pm.Normal(
@@ -194,9 +226,7 @@ def build_pymc_model(
                     continue
                 spread = priors.spread(priors.group_sd, P)
                 log_tau = pt.log(_sd_rv(f"tau_{g.column}", spread, priors))
-                w = pm.Data(
-                    f"centring_weight_{g.column}", weights.get(g.column, zeros_p), dims="param"
-                )
+                w = d[f"centring_weight_{g.column}"]
                 u = pm.Normal(
                     f"z_{g.column}", 0.0, pt.exp(w * log_tau)[:, None],
                     dims=("param", contrast_dim(g)),
@@ -204,17 +234,13 @@ def build_pymc_model(
                 z = pt.dot(u, basis.T)  # (param, level), sums to zero over the levels
                 lin = lin + _pad((pt.exp((1.0 - w) * log_tau)[:, None] * z).T, g)[idx]
             if data.has_m_slope:  # tasks measured at several experimental sizes m
-                s_m = pm.Data("curve_log_m", data.curve_log_m, dims="curve")
+                s_m = d["curve_log_m"]
                 beta = pm.Normal("m_slope", 0.0, priors.spread(priors.m_slope_sd, P), dims="param")
                 lin = lin + s_m[:, None] * beta[None, :]
             log_tau_c = pt.log(_sd_rv("tau_curve", priors.spread(priors.curve_sd, P), priors))[
                 None, :
             ]
-            w = pm.Data(
-                "centring_weight",
-                weights.get("curve", np.zeros((data.n_curves, len(P)))),
-                dims=("curve", "param"),
-            )
+            w = d["centring_weight"]
             raw = pm.Normal("theta_raw", w * lin, pt.exp(w * log_tau_c), dims=("curve", "param"))
             theta = lin + pt.exp((1.0 - w) * log_tau_c) * (raw - w * lin)
         theta_pt = theta[pc]
@@ -227,11 +253,8 @@ def build_pymc_model(
                 dims="curve",
             )
             params["log_alpha2"] = la2[pc]
-        if "log_break" in law.extra:  # centred on each curve's own log n range
-            loc, scale = priors.break_prior(*data.curve_x_range)
-            b_loc = pm.Data("break_loc", loc, dims="curve")
-            b_scale = pm.Data("break_scale", scale, dims="curve")
-            lb = pm.Normal("log_break", b_loc, b_scale, dims="curve")
+        if "log_break" in law.extra:
+            lb = pm.Normal("log_break", d["break_loc"], d["break_scale"], dims="curve")
             params["log_break"] = lb[pc]
 
         if data.n_curves == 1:
@@ -246,13 +269,10 @@ def build_pymc_model(
         tau_pt = None
         if point_noise:
             tau_point = pm.HalfNormal("tau_point", priors.point_sd, dims="noise_group")
-            png = pm.Data("point_noise_group", data.point_noise_group, dims="point")
-            tau_pt = tau_point[png]
+            tau_pt = tau_point[d["point_noise_group"]]
 
-        if aggregate and not observed_rvs:
-            k = pm.Data("point_k", data.point_k.astype(float), dims="point")
-            ybar = pm.Data("log_error_mean_data", data.point_ybar, dims="point")
-            ss = pm.Data("log_error_ss_data", data.point_ss, dims="point")
+        if aggregated:
+            k, ybar, ss = d["point_k"], d["log_error_mean_data"], d["log_error_ss_data"]
             ls = log_sigma[pc]
             if tau_pt is None:
                 ll = -k * ls - 0.5 * (k * pt.square(ybar - mean) + ss) * pt.exp(-2.0 * ls)
@@ -366,6 +386,60 @@ def curve_location(
     if data.has_m_slope:
         lin = lin + data.curve_log_m[:, None] * m_slope[..., None, :]
     return lin
+
+
+def _packed(
+    name: str, dim: str, columns: Mapping[str, np.ndarray], *, by_row: bool = True
+) -> dict[str, Any]:
+    """Put same-length data columns side by side in one ``pm.Data``; return each one's slice.
+
+    ``columns`` maps a name to a ``(dim_length,)`` or ``(dim_length, k)`` array (all of
+    one kind: float or integer); ``by_row=False`` takes ``(dim_length,)`` arrays as rows
+    of a ``(column, dim)`` container instead. The container's other dimension
+    ``<name>_column`` names the packed columns. Nothing is created for no columns.
+    """
+    import pymc as pm
+
+    if not columns:
+        return {}
+    blocks = [np.asarray(c).reshape(len(c), -1) if by_row else np.asarray(c)[None, :]
+              for c in columns.values()]  # fmt: skip
+    values = np.concatenate(blocks, axis=1 if by_row else 0)
+    labels, spans, start = [], {}, 0
+    for key, block in zip(columns, blocks, strict=True):
+        width = block.shape[1] if by_row else 1
+        spans[key] = (start, start + width, np.ndim(columns[key]) == 1 or not by_row)
+        labels += [key] if width == 1 else [f"{key}[{j}]" for j in range(width)]
+        start += width
+    model = pm.modelcontext(None)
+    model.add_coord(f"{name}_column", labels)
+    dims = (dim, f"{name}_column") if by_row else (f"{name}_column", dim)
+    table = pm.Data(name, values, dims=dims)
+    if not by_row:
+        return {key: table[a] for key, (a, _, _) in spans.items()}
+    return {key: table[:, a] if single else table[:, a:b] for key, (a, b, single) in spans.items()}
+
+
+def data_column(model: Any, name: str) -> np.ndarray:
+    """Return one packed data column of a model built by :func:`build_pymc_model`.
+
+    ``name`` is a column's name (``"log_n_centred"``, ``"centring_weight"``, ...): a
+    ``(dim_length,)`` or, for a block of columns, ``(dim_length, k)`` array. Data that is
+    its own container (the per-seed and observed-variable likelihoods) is returned too.
+    """
+    for var in model.data_vars:
+        if var.name == name:
+            return np.asarray(var.get_value())
+        dims = model.named_vars_to_dims.get(var.name, ())
+        labels = [str(v) for v in model.coords.get(f"{var.name}_column", ())]
+        hit = [j for j, lab in enumerate(labels) if lab == name or lab.startswith(f"{name}[")]
+        if hit:
+            values = np.asarray(var.get_value())
+            if dims and dims[0] == f"{var.name}_column":
+                values = values.T
+            block = values[:, hit]
+            return block[:, 0] if labels[hit[0]] == name else block
+    raise KeyError(f"the model has no data column {name!r}")
 
 
 def _pad(effect: Any, group: Any) -> Any:
