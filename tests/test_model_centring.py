@@ -200,7 +200,7 @@ def test_latent_to_theta_is_the_graphs_transformation():
                 effects[g.column] = pt.dot(
                     pm_model[f"z_{g.column}"], zero_sum_basis(len(g.levels)).T
                 )
-            lin = lin + effects[g.column].T[data_column(pm_model, f"{g.column}_index")]
+            lin = lin + effects[g.column].T[data_column(pm_model, f"{g.column}_index").astype(int)]
         w = data_column(pm_model, "centring_weight")
         tau_c = pm_model["tau_curve"][None, :]
         raw = pm_model["theta_raw"]

@@ -26,10 +26,10 @@ def _recording(monkeypatch, divergences: dict[float, int], key=None) -> list:
     def fake(model, **kwargs):
         rate = kwargs["sampler_kwargs"]["target_accept"]
         calls.append(rate if key is None else key(kwargs))
-        names = [str(c) for c in model.coords.get("curve_data_column", ())]
-        names = [n for n in names if n.startswith("centring_weight")] + [
-            str(c) for c in model.coords.get("group_centring_weight_column", ())
+        names = [str(c) for c in model.coords.get("curve_data_column", ())] + [
+            str(c) for c in model.coords.get("group_data_column", ())
         ]
+        names = [n for n in names if n.startswith("centring_weight")]
         if names:
             WEIGHTS.append(np.concatenate([data_column(model, n).ravel() for n in names]))
         trace = real(model, **kwargs)

@@ -175,39 +175,38 @@ def build_pymc_model(
     else:
         coords["obs"] = np.arange(data.obs_y.size)
 
-    # The data, packed into one container per table (point / curve / group, float / int):
-    # nutpie's compiled glue costs about 0.5 s of compilation per container (issue 15).
-    pooled = [g for g in data.groups if is_pooled(g)]
+    # The data, packed into one float container per table (point / curve / group; indices
+    # cast back to integers in the graph): nutpie's compiled glue costs about 0.5 s of
+    # compilation per container (issue 15).
     aggregated = aggregate and not observed_rvs
-    point_float = {"log_n_centred": data.point_x}
+    point_cols: dict[str, np.ndarray] = {"log_n_centred": data.point_x}
     if aggregated:
-        point_float.update(
+        point_cols.update(
             point_k=data.point_k.astype(float),
             log_error_mean_data=data.point_ybar,
             log_error_ss_data=data.point_ss,
         )
-    point_int = {"point_curve": data.point_curve}
+    point_cols["point_curve"] = data.point_curve
     if point_noise:
-        point_int["point_noise_group"] = data.point_noise_group
-    curve_float: dict[str, np.ndarray] = {}
-    curve_int = {f"{g.column}_index": g.curve_index for g in data.groups}
+        point_cols["point_noise_group"] = data.point_noise_group
+    curve_cols = {f"{g.column}_index": g.curve_index for g in data.groups}
     if data.n_curves > 1:
-        curve_float["centring_weight"] = weights.get("curve", np.zeros((data.n_curves, len(P))))
+        curve_cols["centring_weight"] = weights.get("curve", np.zeros((data.n_curves, len(P))))
         if data.has_m_slope:
-            curve_float["curve_log_m"] = data.curve_log_m
+            curve_cols["curve_log_m"] = data.curve_log_m
     if "log_break" in law.extra:  # centred on each curve's own log n range
-        curve_float["break_loc"], curve_float["break_scale"] = priors.break_prior(
-            *data.curve_x_range
-        )
-    group_float = {f"centring_weight_{g.column}": weights.get(g.column, zeros_p) for g in pooled}
+        curve_cols["break_loc"], curve_cols["break_scale"] = priors.break_prior(*data.curve_x_range)
+    group_cols = {
+        f"centring_weight_{g.column}": weights.get(g.column, zeros_p)
+        for g in data.groups
+        if is_pooled(g)
+    }
 
     with pm.Model(coords=coords) as model:
         d = {
-            **_packed("point_data", "point", point_float),
-            **_packed("point_index", "point", point_int),
-            **_packed("curve_data", "curve", curve_float),
-            **_packed("curve_index", "curve", curve_int),
-            **_packed("group_centring_weight", "param", group_float, by_row=False),
+            **packed_data("point_data", "point", point_cols),
+            **packed_data("curve_data", "curve", curve_cols),
+            **packed_data("group_data", "param", group_cols, by_row=False),
         }
         x, pc = d["log_n_centred"], d["point_curve"]
         if data.n_curves == 1:
@@ -388,36 +387,40 @@ def curve_location(
     return lin
 
 
-def _packed(
+def packed_data(
     name: str, dim: str, columns: Mapping[str, np.ndarray], *, by_row: bool = True
 ) -> dict[str, Any]:
     """Put same-length data columns side by side in one ``pm.Data``; return each one's slice.
 
-    ``columns`` maps a name to a ``(dim_length,)`` or ``(dim_length, k)`` array (all of
-    one kind: float or integer); ``by_row=False`` takes ``(dim_length,)`` arrays as rows
-    of a ``(column, dim)`` container instead. The container's other dimension
-    ``<name>_column`` names the packed columns. Nothing is created for no columns.
+    ``columns`` maps a name to a ``(dim_length,)`` or ``(dim_length, k)`` array;
+    ``by_row=False`` takes ``(dim_length,)`` arrays as rows of a ``(column, dim)``
+    container instead. The container is float; an integer column (an index) comes back
+    cast to integers. Its other dimension ``<name>_column`` names the packed columns.
+    Nothing is created for no columns. Must be called inside a model context.
     """
     import pymc as pm
 
     if not columns:
         return {}
-    blocks = [np.asarray(c).reshape(len(c), -1) if by_row else np.asarray(c)[None, :]
-              for c in columns.values()]  # fmt: skip
-    values = np.concatenate(blocks, axis=1 if by_row else 0)
+    arrays = {key: np.asarray(c) for key, c in columns.items()}
+    blocks = [a.reshape(len(a), -1) if by_row else a[None, :] for a in arrays.values()]
+    values = np.concatenate(blocks, axis=1 if by_row else 0).astype(float)
     labels, spans, start = [], {}, 0
-    for key, block in zip(columns, blocks, strict=True):
+    for (key, a), block in zip(arrays.items(), blocks, strict=True):
         width = block.shape[1] if by_row else 1
-        spans[key] = (start, start + width, np.ndim(columns[key]) == 1 or not by_row)
+        spans[key] = (start, start + width, a.ndim == 1 or not by_row)
         labels += [key] if width == 1 else [f"{key}[{j}]" for j in range(width)]
         start += width
     model = pm.modelcontext(None)
     model.add_coord(f"{name}_column", labels)
-    dims = (dim, f"{name}_column") if by_row else (f"{name}_column", dim)
-    table = pm.Data(name, values, dims=dims)
-    if not by_row:
-        return {key: table[a] for key, (a, _, _) in spans.items()}
-    return {key: table[:, a] if single else table[:, a:b] for key, (a, b, single) in spans.items()}
+    table = pm.Data(
+        name, values, dims=(dim, f"{name}_column") if by_row else (f"{name}_column", dim)
+    )
+    out = {}
+    for key, (a, b, single) in spans.items():
+        col = (table[:, a] if single else table[:, a:b]) if by_row else table[a]
+        out[key] = col.astype("int64") if np.issubdtype(arrays[key].dtype, np.integer) else col
+    return out
 
 
 def data_column(model: Any, name: str) -> np.ndarray:

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from bayes_scaling.exceptions import BayesScalingError
+from bayes_scaling.models.graph import packed_data
 from bayes_scaling.models.surface_data import SurfaceData
 from bayes_scaling.models.surface_forms import (
     SHARED_PARAMS,
@@ -218,9 +219,16 @@ def build_surface_model(
             )
         else:
             # sum over a point's k rows of log Normal(y | mu, sigma), up to a constant
-            k = pm.Data("point_k", points.k, dims="point")
-            ybar = pm.Data("log_error_mean_data", points.ybar, dims="point")
-            ss = pm.Data("log_error_ss_data", points.ss, dims="point")
+            d = packed_data(
+                "point_data",
+                "point",
+                {
+                    "point_k": points.k,
+                    "log_error_mean_data": points.ybar,
+                    "log_error_ss_data": points.ss,
+                },
+            )  # one container: less compilation (see build_pymc_model)
+            k, ybar, ss = d["point_k"], d["log_error_mean_data"], d["log_error_ss_data"]
             pm.Potential(
                 "log_error_loglik",
                 pt.sum(

@@ -1,0 +1,109 @@
+"""The leaner nutpie glue (``bayes_scaling.models.nutpie_glue``): same functions, bit for bit."""
+
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+import pytest
+from _model_fits import standard_curves
+
+from bayes_scaling.models import ScalingLawModel, nutpie_glue
+
+nutpie = pytest.importorskip("nutpie")
+import nutpie.compile_pymc as cp  # noqa: E402
+
+_DOUBLE_P = ctypes.POINTER(ctypes.c_double)
+
+
+def _logp(compiled, x: np.ndarray, dim: int | None = None) -> tuple[int, float, np.ndarray]:
+    n = compiled.n_dim
+    x = np.ascontiguousarray(x, dtype=float)
+    out, logp = np.zeros(n), np.zeros(1)
+    rc = compiled.compiled_logp_func.ctypes(
+        ctypes.c_uint64(n if dim is None else dim),
+        x.ctypes.data_as(_DOUBLE_P),
+        out.ctypes.data_as(_DOUBLE_P),
+        logp.ctypes.data_as(_DOUBLE_P),
+        ctypes.c_void_p(compiled.user_data.ctypes.data),
+    )
+    return int(rc), float(logp[0]), out
+
+
+def _expand(compiled, x: np.ndarray) -> tuple[int, np.ndarray]:
+    n, m = compiled.n_dim, compiled.n_expanded
+    x = np.ascontiguousarray(x, dtype=float)
+    out = np.zeros(m)
+    rc = compiled.compiled_expand_func.ctypes(
+        ctypes.c_uint64(n),
+        ctypes.c_uint64(m),
+        x.ctypes.data_as(_DOUBLE_P),
+        out.ctypes.data_as(_DOUBLE_P),
+        ctypes.c_void_p(compiled.user_data.ctypes.data),
+    )
+    return int(rc), out
+
+
+@pytest.fixture(scope="module")
+def compiled_pair():
+    if not nutpie_glue.applies():
+        pytest.skip(
+            f"nutpie {nutpie.__version__} is not one of {nutpie_glue.NUTPIE_VERSIONS}: the "
+            "lean glue is not applied to it (nutpie's own glue is used)"
+        )
+    model = ScalingLawModel().build_model(standard_curves())
+    theirs = nutpie.compile_pymc_model(model)
+    with nutpie_glue.lean_glue():
+        ours = nutpie.compile_pymc_model(model)
+    return ours, theirs
+
+
+def test_lean_glue_gives_nutpies_log_density_gradient_and_draws(compiled_pair):
+    ours, theirs = compiled_pair
+    assert ours.compiled_logp_func is not theirs.compiled_logp_func
+    rng = np.random.default_rng(0)
+    start = np.asarray(theirs.initial_point_func(0), dtype=float)
+    points = [start] + [start + rng.normal(0.0, s, start.size) for s in (0.1, 1.0, 3.0)]
+    for x in points:
+        rc, logp, grad = _logp(ours, x)
+        rc0, logp0, grad0 = _logp(theirs, x)
+        assert rc == rc0 == 0
+        assert logp == logp0 and np.array_equal(grad, grad0)  # bit for bit
+        assert np.isfinite(logp) and np.any(grad != 0)
+        erc, values = _expand(ours, x)
+        erc0, values0 = _expand(theirs, x)
+        assert erc == erc0 == 0 and np.array_equal(values, values0)
+    # the error codes: a non-finite density or gradient, and a wrong size
+    bad = start.copy()
+    bad[:] = 1e6  # overflows the law's exponentials
+    rc, rc0 = _logp(ours, bad)[0], _logp(theirs, bad)[0]
+    assert rc == rc0 and rc in (3, 4)
+    assert _logp(ours, start, dim=start.size + 1)[0] == _logp(theirs, start, dim=start.size + 1)[0]
+    assert _logp(ours, start, dim=start.size + 1)[0] == -1
+
+
+def test_lean_glue_is_scoped_and_restores_nutpies_builders():
+    own = (cp._make_c_logp_func, cp._make_c_expand_func)
+    assert own != (nutpie_glue._logp_glue, nutpie_glue._expand_glue)
+    if nutpie_glue.applies():
+        with nutpie_glue.lean_glue():
+            assert cp._make_c_logp_func is nutpie_glue._logp_glue
+            assert cp._make_c_expand_func is nutpie_glue._expand_glue
+    with pytest.raises(RuntimeError, match="inside"):
+        with nutpie_glue.lean_glue():
+            raise RuntimeError("inside")
+    assert (cp._make_c_logp_func, cp._make_c_expand_func) == own
+    with nutpie_glue.lean_glue(enabled=False):
+        assert cp._make_c_logp_func is own[0]
+
+
+def test_lean_glue_is_not_applied_to_other_nutpie_versions(monkeypatch):
+    monkeypatch.setattr(nutpie, "__version__", "0.99.0")
+    assert not nutpie_glue.applies()
+    own = cp._make_c_logp_func
+    with nutpie_glue.lean_glue():
+        assert cp._make_c_logp_func is own
+    monkeypatch.undo()
+    # a changed signature of the private builder is refused too
+    monkeypatch.setattr(cp, "_make_c_logp_func", lambda n_dim, logp_fn: None)
+    assert not nutpie_glue.applies()
