@@ -117,8 +117,9 @@ def build_pymc_model(
 ) -> Any:
     """Build the PyMC model of prepared curve data (see the module docstring).
 
-    Every data array is a ``pm.Data`` container, so a compiled model can be reused for new
-    data of the same shape.
+    Every data array is in a ``pm.Data`` container, so a compiled model can be reused for
+    new data of the same shape; the arrays of one table (point, curve, group) share one
+    container (:func:`packed_data`; read a column back with :func:`data_column`).
 
     ``centring`` sets partial centring, element by element (weights ``w`` in [0, 1];
     default 0 = non-centred): key ``"curve"`` a ``(curve, param)`` array for the

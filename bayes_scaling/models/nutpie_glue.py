@@ -50,18 +50,21 @@ def applies() -> bool:
     return callable(getattr(cp, "make_extraction_fn", None))
 
 
+def _c_signature(sizes: int, arrays: int) -> Any:
+    """``int64(uint64 x sizes, double* x arrays, void*)``: nutpie's callback signatures."""
+    from numba import types
+
+    return types.int64(
+        *[types.uint64] * sizes, *[types.CPointer(types.double)] * arrays, types.voidptr
+    )
+
+
 def _logp_glue(n_dim, logp_fn, user_data, shared_keys, shared_data):  # noqa: D103
     import numba
     import nutpie.compile_pymc as cp
 
     extract = cp.make_extraction_fn(logp_fn, shared_data, shared_keys, user_data.dtype)
-    c_sig = numba.types.int64(
-        numba.types.uint64,
-        numba.types.CPointer(numba.types.double),
-        numba.types.CPointer(numba.types.double),
-        numba.types.CPointer(numba.types.double),
-        numba.types.voidptr,
-    )
+    c_sig = _c_signature(sizes=1, arrays=3)  # (dim, x, grad out, logp out, user data)
 
     def logp_numba(dim, x_, out_, logp_, user_data_):
         if dim != n_dim:
@@ -91,13 +94,7 @@ def _expand_glue(n_dim, n_expanded, expand_fn, user_data, shared_var_keys, share
     import nutpie.compile_pymc as cp
 
     extract = cp.make_extraction_fn(expand_fn, shared_data, shared_var_keys, user_data.dtype)
-    c_sig = numba.types.int64(
-        numba.types.uint64,
-        numba.types.uint64,
-        numba.types.CPointer(numba.types.double),
-        numba.types.CPointer(numba.types.double),
-        numba.types.voidptr,
-    )
+    c_sig = _c_signature(sizes=2, arrays=2)  # (dim, expanded, x, values out, user data)
 
     def expand_numba(dim, expanded, x_, out_, user_data_):
         if dim != n_dim:
