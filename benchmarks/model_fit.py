@@ -61,6 +61,7 @@ fits of the same structure in the same process reuse the compiled model.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -78,7 +79,7 @@ sys.path.insert(0, str(ROOT))
 
 from bayes_scaling.curves import curve_ids, normalised_error, read_curves  # noqa: E402
 from bayes_scaling.models import ScalingLawModel  # noqa: E402
-from bayes_scaling.models.nutpie_glue import lean_glue  # noqa: E402
+from bayes_scaling.models.samplers import nutpie_compile_settings  # noqa: E402
 from bayes_scaling.pipeline import select_curves  # noqa: E402
 from bayes_scaling.simulate import draw_curve_params, simulate_curves  # noqa: E402
 
@@ -212,11 +213,11 @@ def timed_fit(model: ScalingLawModel, curves: pd.DataFrame) -> float:
 
 def compile_time(pm_model, lean: bool = False) -> float:
     """Seconds to compile a PyMC model for nutpie (what a cold fit pays once); ``lean``:
-    with the package's leaner glue (``nutpie_glue.lean_glue``), as our model's fit does."""
+    with the package's settings (``samplers.nutpie_compile_settings``), as our fit does."""
     import nutpie
 
     t0 = time.perf_counter()
-    with lean_glue(enabled=lean):
+    with nutpie_compile_settings() if lean else contextlib.nullcontext():
         nutpie.compile_pymc_model(pm_model)
     return time.perf_counter() - t0
 

@@ -1,8 +1,13 @@
-"""Sampler start values: PyMC's jittered starts stay inside the support."""
+"""Sampler start values (PyMC's jittered starts stay inside the support) and determinism."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
+import pytest
 
 from bayes_scaling.models.samplers import _jitter
 
@@ -39,3 +44,39 @@ def test_same_seed_gives_the_same_draws_with_a_cold_or_a_cached_compile():
         np.testing.assert_array_equal(
             cold.idata["posterior"][name].values, warm.idata["posterior"][name].values, name
         )
+
+
+_FIT_AND_HASH = """
+import hashlib, warnings
+import numpy as np
+from bayes_scaling.models import ScalingLawModel
+from bayes_scaling.simulate import draw_curve_params, simulate_curves
+curves = simulate_curves(draw_curve_params(3, 2, rng=5), seeds=3, rng=6)
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    model = ScalingLawModel(draws=100, tune=100, random_seed=11, check_convergence=False)
+    model.fit(curves)
+post = model.idata["posterior"]
+print(hashlib.sha256(b"".join(np.ascontiguousarray(post[v].values).tobytes()
+                              for v in sorted(post.data_vars))).hexdigest())
+"""
+
+
+@pytest.mark.slow
+def test_same_seed_gives_the_same_draws_with_numbas_disk_cache_empty_or_full(tmp_path):
+    """A machine's first fit of a structure (numba compiles PyTensor's graph afresh, inlined
+    into nutpie's callback) and a later process (the graph loaded from the on-disk cache)
+    give the same draws. With PyTensor's fast-math default they did not: LLVM contracted and
+    reassociated the freshly inlined graph differently."""
+    env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={tmp_path}"}
+
+    def run() -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", _FIT_AND_HASH], env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done.stdout.strip().splitlines()[-1]
+
+    cold = run()
+    assert any((tmp_path / "numba").iterdir()), "the first run should fill the numba cache"
+    assert run() == cold

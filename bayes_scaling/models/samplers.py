@@ -10,13 +10,14 @@ packages (``pip install 'bayes_scaling[numpyro]'``).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib.util
 import os
 import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Iterator, Mapping
 from typing import Any, Literal
 
 import numpy as np
@@ -111,6 +112,24 @@ def _nutpie_initial_point_func(
     return initial_point
 
 
+@contextlib.contextmanager
+def nutpie_compile_settings() -> Iterator[None]:
+    """Compile nutpie models inside this block as the package does.
+
+    Two settings: the lean C glue (:func:`~bayes_scaling.models.nutpie_glue.lean_glue`:
+    about 2.5 s less compilation, the same functions), and IEEE arithmetic instead of
+    PyTensor's fast-math default. With fast-math, LLVM contracts and reassociates a graph
+    compiled afresh (inlined into nutpie's callback) differently from the same graph loaded
+    from numba's on-disk cache, so the same seed gave other draws on a machine's first fit
+    of a model structure than on later ones (``tests/test_model_samplers.py``); without it
+    the draws are the same, and sampling is no slower (benchmarks/README.md, stop 20).
+    """
+    import pytensor
+
+    with lean_glue(), pytensor.config.change_flags(numba__fastmath=False):
+        yield
+
+
 def _sample_nutpie(
     model: Any,
     *,
@@ -132,7 +151,7 @@ def _sample_nutpie(
             if compiled is not None:
                 _COMPILED.move_to_end(cache_key)
     if compiled is None:
-        with lean_glue():  # ~2.5 s less compilation, same functions (nutpie_glue.py)
+        with nutpie_compile_settings():
             if initial_values:  # nutpie's own start function takes them: no second compile
                 fixed = set(initial_values)
                 compiled = nutpie.compile_pymc_model(
