@@ -422,3 +422,32 @@ def test_laws_agree_with_the_closed_form():
     assert get_law(law) is law
     with pytest.raises(UnknownNameError, match="choose one of power, power_gap, broken_power"):
         get_law("exp")
+
+
+def test_packed_data_round_trips_columns_and_keeps_indices_integer():
+    """One container per table: every column comes back as it went in (indices as ints)."""
+    import pymc as pm
+    import pytensor
+
+    from bayes_scaling.models.graph import packed_data
+
+    rng = np.random.default_rng(0)
+    cols = {"x": rng.normal(size=6), "idx": np.array([0, 2, 1, 1, 0, 2], dtype=np.int32),
+            "block": rng.normal(size=(6, 3))}  # fmt: skip
+    rows = {"w_a": rng.uniform(size=3), "w_b": rng.uniform(size=3)}
+    with pm.Model() as model:
+        d = packed_data("t", "row", cols)
+        g = packed_data("g", "param", rows, by_row=False)
+        assert packed_data("none", "row", {}) == {}
+    assert [v.name for v in model.data_vars] == ["t", "g"]
+    assert list(model.coords["t_column"]) == ["x", "idx", "block[0]", "block[1]", "block[2]"]
+    values = pytensor.function([], [d["x"], d["idx"], d["block"], g["w_a"], g["w_b"]])()
+    np.testing.assert_array_equal(values[0], cols["x"])
+    assert values[1].dtype.kind == "i" and np.array_equal(values[1], cols["idx"])
+    np.testing.assert_array_equal(values[2], cols["block"])
+    np.testing.assert_array_equal(values[3], rows["w_a"])
+    np.testing.assert_array_equal(values[4], rows["w_b"])
+    for name, want in (("x", cols["x"]), ("block", cols["block"]), ("w_b", rows["w_b"])):
+        np.testing.assert_array_equal(data_column(model, name), want)
+    with pytest.raises(KeyError, match="no data column 'nope'"):
+        data_column(model, "nope")
