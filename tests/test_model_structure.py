@@ -434,10 +434,10 @@ def test_packed_data_round_trips_columns_and_keeps_indices_integer():
     rng = np.random.default_rng(0)
     cols = {"x": rng.normal(size=6), "idx": np.array([0, 2, 1, 1, 0, 2], dtype=np.int32),
             "block": rng.normal(size=(6, 3))}  # fmt: skip
-    rows = {"w_a": rng.uniform(size=3), "w_b": rng.uniform(size=3)}
+    rows = {"w_a": rng.uniform(size=3), "w_b": rng.uniform(size=3)}  # a table of params
     with pm.Model() as model:
         d = packed_data("t", "row", cols)
-        g = packed_data("g", "param", rows, by_row=False)
+        g = packed_data("g", "param", rows)
         assert packed_data("none", "row", {}) == {}
     assert [v.name for v in model.data_vars] == ["t", "g"]
     assert list(model.coords["t_column"]) == ["x", "idx", "block[0]", "block[1]", "block[2]"]

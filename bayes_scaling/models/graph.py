@@ -207,7 +207,7 @@ def build_pymc_model(
         d = {
             **packed_data("point_data", "point", point_cols),
             **packed_data("curve_data", "curve", curve_cols),
-            **packed_data("group_data", "param", group_cols, by_row=False),
+            **packed_data("group_data", "param", group_cols),  # (param,) columns
         }
         x, pc = d["log_n_centred"], d["point_curve"]
         if data.n_curves == 1:
@@ -388,38 +388,33 @@ def curve_location(
     return lin
 
 
-def packed_data(
-    name: str, dim: str, columns: Mapping[str, np.ndarray], *, by_row: bool = True
-) -> dict[str, Any]:
+def packed_data(name: str, dim: str, columns: Mapping[str, np.ndarray]) -> dict[str, Any]:
     """Put same-length data columns side by side in one ``pm.Data``; return each one's slice.
 
-    ``columns`` maps a name to a ``(dim_length,)`` or ``(dim_length, k)`` array;
-    ``by_row=False`` takes ``(dim_length,)`` arrays as rows of a ``(column, dim)``
-    container instead. The container is float; an integer column (an index) comes back
-    cast to integers. Its other dimension ``<name>_column`` names the packed columns.
-    Nothing is created for no columns. Must be called inside a model context.
+    ``columns`` maps a name to a ``(dim_length,)`` or ``(dim_length, k)`` array. The
+    container is float; an integer column (an index) comes back cast to integers. Its
+    other dimension ``<name>_column`` names the packed columns. Nothing is created for no
+    columns. Must be called inside a model context.
     """
     import pymc as pm
 
     if not columns:
         return {}
     arrays = {key: np.asarray(c) for key, c in columns.items()}
-    blocks = [a.reshape(len(a), -1) if by_row else a[None, :] for a in arrays.values()]
-    values = np.concatenate(blocks, axis=1 if by_row else 0).astype(float)
+    blocks = [a.reshape(len(a), -1) for a in arrays.values()]
     labels, spans, start = [], {}, 0
     for (key, a), block in zip(arrays.items(), blocks, strict=True):
-        width = block.shape[1] if by_row else 1
-        spans[key] = (start, start + width, a.ndim == 1 or not by_row)
-        labels += [key] if width == 1 else [f"{key}[{j}]" for j in range(width)]
+        width = block.shape[1]
+        spans[key] = slice(start, start + width) if a.ndim > 1 else start
+        labels += [key] if a.ndim == 1 else [f"{key}[{j}]" for j in range(width)]
         start += width
-    model = pm.modelcontext(None)
-    model.add_coord(f"{name}_column", labels)
+    pm.modelcontext(None).add_coord(f"{name}_column", labels)
     table = pm.Data(
-        name, values, dims=(dim, f"{name}_column") if by_row else (f"{name}_column", dim)
+        name, np.concatenate(blocks, axis=1).astype(float), dims=(dim, f"{name}_column")
     )
     out = {}
-    for key, (a, b, single) in spans.items():
-        col = (table[:, a] if single else table[:, a:b]) if by_row else table[a]
+    for key, span in spans.items():
+        col = table[:, span]
         out[key] = col.astype("int64") if np.issubdtype(arrays[key].dtype, np.integer) else col
     return out
 
@@ -434,14 +429,10 @@ def data_column(model: Any, name: str) -> np.ndarray:
     for var in model.data_vars:
         if var.name == name:
             return np.asarray(var.get_value())
-        dims = model.named_vars_to_dims.get(var.name, ())
         labels = [str(v) for v in model.coords.get(f"{var.name}_column", ())]
         hit = [j for j, lab in enumerate(labels) if lab == name or lab.startswith(f"{name}[")]
         if hit:
-            values = np.asarray(var.get_value())
-            if dims and dims[0] == f"{var.name}_column":
-                values = values.T
-            block = values[:, hit]
+            block = np.asarray(var.get_value())[:, hit]
             return block[:, 0] if labels[hit[0]] == name else block
     raise KeyError(f"the model has no data column {name!r}")
 
