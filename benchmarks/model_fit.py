@@ -217,8 +217,8 @@ def compile_time(pm_model, lean: bool = False) -> float:
     import nutpie
 
     t0 = time.perf_counter()
-    with nutpie_compile_settings() if lean else contextlib.nullcontext():
-        nutpie.compile_pymc_model(pm_model)
+    with nutpie_compile_settings() if lean else contextlib.nullcontext({}) as options:
+        nutpie.compile_pymc_model(pm_model, **options)
     return time.perf_counter() - t0
 
 

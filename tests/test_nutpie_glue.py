@@ -107,3 +107,48 @@ def test_lean_glue_is_not_applied_to_other_nutpie_versions(monkeypatch):
     # a changed signature of the private builder is refused too
     monkeypatch.setattr(cp, "_make_c_logp_func", lambda n_dim, logp_fn: None)
     assert not nutpie_glue.applies()
+
+
+def _toy_model():
+    """Shared data of every rank and dtype the glue rebuilds: 0-d, 1-d float, 1-d int, 2-d."""
+    import pymc as pm
+
+    with pm.Model() as model:
+        loc = pm.Data("loc", 0.5)  # 0-d
+        y = pm.Data("y", np.array([0.1, -0.3, 0.8, 1.2]))
+        idx = pm.Data("idx", np.array([0, 1, 1, 0]))  # integer
+        w = pm.Data("w", np.arange(8.0).reshape(4, 2) / 10)
+        mu = pm.Normal("mu", loc, 1.0, shape=2)
+        sigma = pm.HalfNormal("sigma", 1.0)
+        pm.Normal("obs", mu[idx] + w.sum(axis=1), sigma, observed=y)
+    return model
+
+
+def test_lean_glue_reads_every_kind_of_shared_data_like_nutpie():
+    """The glue rebuilds each shared array from nutpie's pointer record itself: ranks 0-2,
+    float and integer data, several containers.
+
+    Both compiled with IEEE arithmetic: with fast-math, LLVM may contract the same graph
+    differently when it is inlined into different glue (``samplers.nutpie_compile_settings``).
+    """
+    import pytensor
+
+    if not nutpie_glue.applies():
+        pytest.skip("the lean glue does not apply to this nutpie version")
+    model = _toy_model()
+    with pytensor.config.change_flags(numba__fastmath=False):
+        theirs = nutpie.compile_pymc_model(model)
+        with nutpie_glue.lean_glue():
+            ours = nutpie.compile_pymc_model(model)
+    start = np.asarray(theirs.initial_point_func(0), dtype=float)
+    for x in (start, start + 0.3):
+        rc, logp, grad = _logp(ours, x)
+        assert (rc, logp) == _logp(theirs, x)[:2] and rc == 0
+        assert np.array_equal(grad, _logp(theirs, x)[2])
+    # new data through nutpie's with_data: the glue follows the new pointers and shapes
+    new = {"y": np.array([1.0, 2.0, 3.0, 4.0, 5.0]), "idx": np.array([1, 1, 0, 0, 1]),
+           "w": np.ones((5, 2)), "loc": np.array(-1.0)}  # fmt: skip
+    ours2, theirs2 = ours.with_data(**new), theirs.with_data(**new)
+    rc, logp, grad = _logp(ours2, start)
+    assert rc == 0 and logp == _logp(theirs2, start)[1] and logp != _logp(ours, start)[1]
+    assert np.array_equal(grad, _logp(theirs2, start)[2])

@@ -243,19 +243,18 @@ def build_pymc_model(
             w = d["centring_weight"]
             raw = pm.Normal("theta_raw", w * lin, pt.exp(w * log_tau_c), dims=("curve", "param"))
             theta = lin + pt.exp((1.0 - w) * log_tau_c) * (raw - w * lin)
-        theta_pt = theta[pc]
-        params = {p: theta_pt[:, j] for j, p in enumerate(P)}
+        params = {p: theta[:, j] for j, p in enumerate(P)}  # curve level
         if "log_alpha2" in law.extra:
-            la2 = pm.Normal(
+            params["log_alpha2"] = pm.Normal(
                 "log_alpha2",
                 theta[:, P.index("log_alpha")],
                 priors.delta_log_alpha_sd,
                 dims="curve",
             )
-            params["log_alpha2"] = la2[pc]
         if "log_break" in law.extra:
-            lb = pm.Normal("log_break", d["break_loc"], d["break_scale"], dims="curve")
-            params["log_break"] = lb[pc]
+            params["log_break"] = pm.Normal(
+                "log_break", d["break_loc"], d["break_scale"], dims="curve"
+            )
 
         if data.n_curves == 1:
             log_sigma = pm.Normal("log_sigma", *priors.log_sigma, dims="curve")
@@ -265,7 +264,12 @@ def build_pymc_model(
                 "tau_log_sigma", alpha=priors.log_sigma_sd[0], beta=priors.log_sigma_sd[1]
             )
             log_sigma = pm.Normal("log_sigma", mls, tls, dims="curve")
-        mean = law.log_mean(x, params, PYTENSOR_OPS)
+        # Everything that depends on the curve only is computed per curve and gathered to
+        # the points in one indexing (issue 15: the gradient's cost is per point).
+        terms = law.terms_fn(PYTENSOR_OPS, params)
+        at_points = pt.stack([*terms, log_sigma, pt.exp(-2.0 * log_sigma)], axis=1)[pc]
+        mean = law.point_fn(PYTENSOR_OPS, x, tuple(at_points[:, j] for j in range(len(terms))))
+        ls, precision = at_points[:, len(terms)], at_points[:, len(terms) + 1]
         tau_pt = None
         if point_noise:
             tau_point = pm.HalfNormal("tau_point", priors.point_sd, dims="noise_group")
@@ -273,15 +277,14 @@ def build_pymc_model(
 
         if aggregated:
             k, ybar, ss = d["point_k"], d["log_error_mean_data"], d["log_error_ss_data"]
-            ls = log_sigma[pc]
             if tau_pt is None:
-                ll = -k * ls - 0.5 * (k * pt.square(ybar - mean) + ss) * pt.exp(-2.0 * ls)
+                ll = -k * ls - 0.5 * (k * pt.square(ybar - mean) + ss) * precision
             else:  # seeds jointly Normal, covariance sigma^2 I + tau^2 11'
-                v = pt.exp(2.0 * ls) + k * pt.square(tau_pt)  # k * var(ybar)
+                v = 1.0 / precision + k * pt.square(tau_pt)  # k * var(ybar)
                 ll = (
                     -(k - 1.0) * ls
                     - 0.5 * pt.log(v)
-                    - 0.5 * ss * pt.exp(-2.0 * ls)
+                    - 0.5 * ss * precision
                     - 0.5 * k * pt.square(ybar - mean) / v
                 )
             pm.Potential("log_error_loglik", pt.sum(ll))

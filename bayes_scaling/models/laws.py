@@ -50,13 +50,13 @@ def _np_softplus(x: Any) -> Any:
 
 
 #: Array namespace for NumPy evaluation.
-NUMPY_OPS = SimpleNamespace(log=np.log, exp=np.exp, softplus=_np_softplus, logaddexp=np.logaddexp)
+NUMPY_OPS = SimpleNamespace(log=np.log, exp=np.exp, softplus=_np_softplus)
 
 
 def _pytensor_ops() -> SimpleNamespace:
     import pytensor.tensor as pt
 
-    return SimpleNamespace(log=pt.log, exp=pt.exp, softplus=pt.softplus, logaddexp=pt.logaddexp)
+    return SimpleNamespace(log=pt.log, exp=pt.exp, softplus=pt.softplus)
 
 
 class _LazyOps(SimpleNamespace):
@@ -89,9 +89,17 @@ class ScalingLaw:
         Curve-level parameters that get the hierarchical (group + curve) structure.
     extra : tuple of str
         Curve-level parameters without group effects (the asymptotic laws only).
-    log_mean_fn : callable
-        ``(ops, x, p) -> log e(n)``, ``x = log n - log n_ref`` and ``p`` a mapping of
-        parameter arrays broadcastable against ``x``.
+    terms_fn : callable
+        ``(ops, p) -> tuple`` of curve-level terms (everything that does not depend on
+        ``n``), from a mapping ``p`` of parameter arrays.
+    point_fn : callable
+        ``(ops, x, terms) -> log e(n)``, ``x = log n - log n_ref``, the terms broadcastable
+        against ``x``.
+
+    The law is split in two so that the PyMC graph computes the terms once per curve and
+    only ``point_fn`` per point (``graph.build_pymc_model``): the transcendental functions
+    of the parameters are then not repeated at every size (issue 15: about a third of the
+    gradient's cost).
 
     """
 
@@ -99,7 +107,8 @@ class ScalingLaw:
     description: str
     pooled: tuple[str, ...]
     extra: tuple[str, ...]
-    log_mean_fn: Callable[[Any, Any, Mapping[str, Any]], Any]
+    terms_fn: Callable[[Any, Mapping[str, Any]], tuple[Any, ...]]
+    point_fn: Callable[[Any, Any, tuple[Any, ...]], Any]
 
     @property
     def params(self) -> tuple[str, ...]:
@@ -118,7 +127,7 @@ class ScalingLaw:
 
     def log_mean(self, x: Any, params: Mapping[str, Any], ops: Any = NUMPY_OPS) -> Any:
         """Return the log of the expected (normalised) error at ``x = log n - log n_ref``."""
-        return self.log_mean_fn(ops, x, params)
+        return self.point_fn(ops, x, self.terms_fn(ops, params))
 
     def expected_error(
         self, n: np.ndarray, params: Mapping[str, np.ndarray], log_n_ref: float
@@ -157,41 +166,72 @@ class ScalingLaw:
         return np.exp(log_D), alpha, C
 
 
-def _power(ops: Any, x: Any, p: Mapping[str, Any]) -> Any:
-    return p["log_e_ref"] - ops.exp(p["log_alpha"]) * x
+# Each law as curve-level terms and a point-level expression. The gap laws use
+# log(g + (1 - g) s) = log g + softplus(log s - logit g), one softplus per point.
+def _power_terms(ops: Any, p: Mapping[str, Any]) -> tuple[Any, ...]:
+    return p["log_e_ref"], ops.exp(p["log_alpha"])
 
 
-def _power_gap(ops: Any, x: Any, p: Mapping[str, Any]) -> Any:
-    log_g, log_1mg = _log_g(ops, p["logit_gap"])
-    return p["log_e_ref"] + ops.logaddexp(log_g, log_1mg - ops.exp(p["log_alpha"]) * x)
+def _power(ops: Any, x: Any, t: tuple[Any, ...]) -> Any:
+    log_e_ref, alpha = t
+    return log_e_ref - alpha * x
 
 
-def _broken_power(ops: Any, x: Any, p: Mapping[str, Any]) -> Any:
-    log_g, log_1mg = _log_g(ops, p["logit_gap"])
+def _gap_terms(ops: Any, p: Mapping[str, Any]) -> tuple[Any, Any]:
+    """``(log C, logit g)``: the log of the gap ``C = g e_ref`` and the logit of its share."""
+    return p["log_e_ref"] - ops.softplus(-p["logit_gap"]), p["logit_gap"]
+
+
+def _power_gap_terms(ops: Any, p: Mapping[str, Any]) -> tuple[Any, ...]:
+    return (*_gap_terms(ops, p), ops.exp(p["log_alpha"]))
+
+
+def _power_gap(ops: Any, x: Any, t: tuple[Any, ...]) -> Any:
+    log_c, logit_gap, alpha = t
+    return log_c + ops.softplus(-logit_gap - alpha * x)
+
+
+def _broken_power_terms(ops: Any, p: Mapping[str, Any]) -> tuple[Any, ...]:
     a1 = ops.exp(p["log_alpha"])
-    a2 = ops.exp(p["log_alpha2"])
-    xb = p["log_break"]
     f = BREAK_SMOOTHNESS
-    log_s = -a1 * x - (a2 - a1) * f * (ops.softplus((x - xb) / f) - ops.softplus(-xb / f))
-    return p["log_e_ref"] + ops.logaddexp(log_g, log_1mg + log_s)
+    xb = p["log_break"]
+    return (
+        *_gap_terms(ops, p), a1, (ops.exp(p["log_alpha2"]) - a1) * f, xb,
+        ops.softplus(-xb / f),
+    )  # fmt: skip
 
 
-def _mmf(ops: Any, x: Any, p: Mapping[str, Any]) -> Any:
-    log_g, log_1mg = _log_g(ops, p["logit_gap"])
+def _broken_power(ops: Any, x: Any, t: tuple[Any, ...]) -> Any:
+    log_c, logit_gap, a1, delta_f, xb, s0 = t
+    log_s = -a1 * x - delta_f * (ops.softplus((x - xb) / BREAK_SMOOTHNESS) - s0)
+    return log_c + ops.softplus(log_s - logit_gap)
+
+
+def _mmf_terms(ops: Any, p: Mapping[str, Any]) -> tuple[Any, ...]:
     a = ops.exp(p["log_alpha"])
     xb = p["log_break"]
-    log_s = ops.softplus(-a * xb) - ops.softplus(a * (x - xb))
-    return p["log_e_ref"] + ops.logaddexp(log_g, log_1mg + log_s)
+    return (*_gap_terms(ops, p), a, xb, ops.softplus(-a * xb))
+
+
+def _mmf(ops: Any, x: Any, t: tuple[Any, ...]) -> Any:
+    log_c, logit_gap, a, xb, s0 = t
+    return log_c + ops.softplus(s0 - ops.softplus(a * (x - xb)) - logit_gap)
 
 
 POWER = ScalingLaw(
-    "power", "e(n) = D n^-alpha (no transfer gap)", ("log_e_ref", "log_alpha"), (), _power
+    "power",
+    "e(n) = D n^-alpha (no transfer gap)",
+    ("log_e_ref", "log_alpha"),
+    (),
+    _power_terms,
+    _power,
 )
 POWER_GAP = ScalingLaw(
     "power_gap",
     "e(n) = D n^-alpha + C (Minami et al. 2025)",
     ("log_e_ref", "logit_gap", "log_alpha"),
     (),
+    _power_gap_terms,
     _power_gap,
 )
 BROKEN_POWER = ScalingLaw(
@@ -199,6 +239,7 @@ BROKEN_POWER = ScalingLaw(
     "e(n) = C + D n^-alpha1 (1 + (n/n_b)^(1/f))^-((alpha2-alpha1) f) (Caballero et al. 2022)",
     ("log_e_ref", "logit_gap", "log_alpha"),
     ("log_alpha2", "log_break"),
+    _broken_power_terms,
     _broken_power,
 )
 MMF = ScalingLaw(
@@ -206,6 +247,7 @@ MMF = ScalingLaw(
     "e(n) = C + (E0 - C) / (1 + (n/n_b)^alpha) (Morgan-Mercer-Flodin: flat, then steepening)",
     ("log_e_ref", "logit_gap", "log_alpha"),
     ("log_break",),
+    _mmf_terms,
     _mmf,
 )
 

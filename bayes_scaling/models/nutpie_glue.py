@@ -1,27 +1,40 @@
-"""Leaner C glue for nutpie's numba backend: the same functions, about 2.5 s less to compile.
+"""Leaner, disk-cached C glue for nutpie's numba backend: the same functions, compiled once.
 
 ``nutpie.compile_pymc_model`` wraps PyTensor's compiled log density (and the function that
-expands a draw into the model's variables) in two ``numba.cfunc`` callbacks. Those two
-callbacks cannot be cached across processes (they close over per-model data), so numba
-compiles them in every process, and their whole-array statements (``out[...] = grad``,
-``np.all(np.isfinite(out))``) pull numba's generic fancy-indexing and reduction code into
-each compilation: about 2.5 s of the ~9 s a fit of 18 curves spends compiling (issue 15,
-benchmarks/README.md).
+expands a draw into the model's variables) in two ``numba.cfunc`` callbacks. nutpie's own
+callbacks cannot be cached across processes: they close over per-process random keys of the
+model's data. So numba compiled them in every process, about 4.5 s of the ~6 s a fit of 18
+curves spent compiling, even with PyTensor's graph in its disk cache (issue 15,
+benchmarks/README.md); their whole-array statements (``out[...] = grad``,
+``np.all(np.isfinite(out))``) alone cost 2.5 s of that.
 
 :func:`lean_glue` temporarily replaces nutpie's two private glue builders with versions
-that do the same work in explicit loops: the same inputs, the same outputs and the same
-return codes (0 ok, 3 non-finite gradient, 4 non-finite log density, 1 / -2 an error, -1 a
-wrong size), bit for bit (tested in ``tests/test_nutpie_glue.py``). PyTensor's compiled
-graph, which does the arithmetic, is untouched. The replacement is applied only to the
-nutpie versions it was written against (:data:`NUTPIE_VERSIONS`) and only while a model is
-compiled; with any other version nutpie's own glue is used.
+that
+
+- do the same work in explicit loops: the same inputs, the same outputs and the same
+  return codes (0 ok, 3 non-finite gradient, 4 non-finite log density, 1 / -2 an error,
+  -1 a wrong size), bit for bit (tested in ``tests/test_nutpie_glue.py``);
+- read the model's data from nutpie's record of pointers, sizes and shapes by fixed word
+  offsets, written into generated source, instead of through per-process keys; and
+- are registered with PyTensor's numba cache under a key made of the generated source
+  (every size, offset and dtype), PyTensor's own key of the graph they call, and
+  :data:`GLUE_VERSION`, so numba keeps the compiled callbacks in PyTensor's cache
+  directory and a later process loads them (about 1.5 s instead of 6 s per model
+  structure; ``tests/test_model_samplers.py`` checks the reload and the same draws).
+
+PyTensor's compiled graph, which does the arithmetic, is untouched. ``nutpie.with_data``
+still swaps the data without recompiling. The replacement is applied only to the nutpie
+versions it was written against (:data:`NUTPIE_VERSIONS`) and only while a model is
+compiled; with any other version nutpie's own glue is used, uncached.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import inspect
 import threading
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,6 +45,8 @@ NUTPIE_VERSIONS: tuple[str, ...] = ("0.16.",)
 _LOGP_ARGS = ["n_dim", "logp_fn", "user_data", "shared_keys", "shared_data"]
 _EXPAND_ARGS = ["n_dim", "n_expanded", "expand_fn", "user_data", "shared_var_keys", "shared_data"]
 _LOCK = threading.Lock()
+#: Part of every cached callback's key: change it when the generated source's meaning changes.
+GLUE_VERSION: str = "bayes_scaling-nutpie-glue-2"
 
 
 def applies() -> bool:
@@ -47,7 +62,16 @@ def applies() -> bool:
         fn = getattr(cp, name, None)
         if fn is None or list(inspect.signature(fn).parameters) != args:
             return False
-    return callable(getattr(cp, "make_extraction_fn", None))
+    if not callable(getattr(cp, "address_as_void_pointer", None)):
+        return False
+    try:
+        from pytensor.link.numba.cache import (
+            CACHED_SRC_FUNCTIONS,  # noqa: F401
+            compile_numba_function_src,  # noqa: F401
+        )
+    except ImportError:
+        return False
+    return True
 
 
 def _c_signature(sizes: int, arrays: int) -> Any:
@@ -59,63 +83,118 @@ def _c_signature(sizes: int, arrays: int) -> Any:
     )
 
 
-def _logp_glue(n_dim, logp_fn, user_data, shared_keys, shared_data):  # noqa: D103
+def _shared_arrays(user_data: np.ndarray, keys: list[str], shared_data: dict) -> list[str]:
+    """Source lines that rebuild each shared array from nutpie's ``user_data`` record.
+
+    ``user_data`` is nutpie's record of pointers, sizes and shapes (every field a
+    ``uintp``), read in the callback as words; array ``j`` becomes ``s<j>``, a C-contiguous
+    view of the data nutpie holds (``with_data`` swaps the pointers, no recompilation).
+    The word offsets, ranks and dtypes are written into the source, so they are part of
+    the cache key.
+    """
+    shared = user_data.dtype.fields["shared"]
+    lines = []
+    for j, key in enumerate(keys):
+        words = []
+        for part in ("data", "size", "shape"):
+            sub, offset = shared[0].fields[part]
+            byte = shared[1] + offset + sub.fields[key][1]
+            if byte % 8:
+                raise ValueError("unexpected layout of nutpie's user data")
+            words.append(byte // 8)
+        arr = shared_data[key]
+        dims = "".join(f"words[{words[2] + i}], " for i in range(arr.ndim))
+        lines.append(
+            f"        s{j} = numba.carray(address_as_void_pointer(words[{words[0]}]), "
+            f"({dims}), np.{np.dtype(arr.dtype).name})"
+        )
+    return lines
+
+
+def _compile_source(name: str, src: str, inner: Any) -> Any:
+    """Python function ``name`` from ``src``, registered for PyTensor's numba disk cache.
+
+    ``inner`` is the PyTensor-compiled function the glue calls; its own cache key, the
+    glue's source (every constant: sizes, offsets, dtypes) and :data:`GLUE_VERSION` make the
+    key, so a cached callback is only ever loaded for the same graph and layout. Without a
+    key for ``inner`` (a graph PyTensor does not cache) the key is unique to this compile.
+    """
     import numba
-    import nutpie.compile_pymc as cp
+    from nutpie.compile_pymc import address_as_void_pointer
+    from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS, compile_numba_function_src
 
-    extract = cp.make_extraction_fn(logp_fn, shared_data, shared_keys, user_data.dtype)
-    c_sig = _c_signature(sizes=1, arrays=3)  # (dim, x, grad out, logp out, user data)
+    inner_key = CACHED_SRC_FUNCTIONS.get(getattr(inner, "py_func", None))
+    salt = str(inner_key) if inner_key is not None else uuid.uuid4().hex
+    key = hashlib.sha256(f"{GLUE_VERSION}\n{src}\n{salt}".encode()).hexdigest()
+    env = {
+        # the module numba re-imports when it loads the cached callback's environment
+        "__name__": __name__,
+        "numba": numba,
+        "np": np,
+        "address_as_void_pointer": address_as_void_pointer,
+        "inner": inner,
+    }
+    return compile_numba_function_src(src, name, env, cache_key=key)
 
-    def logp_numba(dim, x_, out_, logp_, user_data_):
-        if dim != n_dim:
-            return -1
-        try:
-            x = numba.carray(x_, (n_dim,))
-            logp_val, grad = extract(x, user_data_)
-            logp_[0] = logp_val
-            finite = True
-            for i in range(n_dim):
-                out_[i] = grad[i]
-                if not np.isfinite(grad[i]):
-                    finite = False
-            if not finite:
-                return 3
-            if not np.isfinite(logp_val):
-                return 4
-        except Exception:  # noqa: BLE001  (nutpie's contract: an error is return code 1)
-            return 1
-        return 0
 
-    return logp_numba, c_sig
+def _logp_glue(n_dim, logp_fn, user_data, shared_keys, shared_data):  # noqa: D103
+    lines = [
+        "def logp_glue(dim, x_, out_, logp_, user_data_):",
+        f"    if dim != {n_dim}:",
+        "        return -1",
+        "    try:",
+        f"        words = numba.carray(user_data_, ({user_data.dtype.itemsize // 8},), np.uint64)",
+        f"        x = numba.carray(x_, ({n_dim},))",
+        *_shared_arrays(user_data, list(shared_keys), shared_data),
+        f"        logp_val, grad = inner(x{''.join(f', s{j}' for j in range(len(shared_keys)))})",
+        "        logp_[0] = logp_val",
+        "        finite = True",
+        f"        for i in range({n_dim}):",
+        "            out_[i] = grad[i]",
+        "            if not np.isfinite(grad[i]):",
+        "                finite = False",
+        "        if not finite:",
+        "            return 3",
+        "        if not np.isfinite(logp_val):",
+        "            return 4",
+        "    except Exception:",  # nutpie's contract: an error is return code 1
+        "        return 1",
+        "    return 0",
+    ]
+    fn = _compile_source("logp_glue", "\n".join(lines) + "\n", logp_fn)
+    return fn, _c_signature(sizes=1, arrays=3)  # (dim, x, grad out, logp out, user data)
 
 
 def _expand_glue(n_dim, n_expanded, expand_fn, user_data, shared_var_keys, shared_data):  # noqa: D103
-    import numba
-    import nutpie.compile_pymc as cp
-
-    extract = cp.make_extraction_fn(expand_fn, shared_data, shared_var_keys, user_data.dtype)
-    c_sig = _c_signature(sizes=2, arrays=2)  # (dim, expanded, x, values out, user data)
-
-    def expand_numba(dim, expanded, x_, out_, user_data_):
-        if dim != n_dim:
-            return -1
-        if expanded != n_expanded:
-            return -1
-        try:
-            x = numba.carray(x_, (n_dim,))
-            (values,) = extract(x, user_data_)
-            for i in range(n_expanded):
-                out_[i] = values[i]
-        except Exception:  # noqa: BLE001  (nutpie's contract: an error is return code -2)
-            return -2
-        return 0
-
-    return expand_numba, c_sig
+    lines = [
+        "def expand_glue(dim, expanded, x_, out_, user_data_):",
+        f"    if dim != {n_dim}:",
+        "        return -1",
+        f"    if expanded != {n_expanded}:",
+        "        return -1",
+        "    try:",
+        f"        words = numba.carray(user_data_, ({user_data.dtype.itemsize // 8},), np.uint64)",
+        f"        x = numba.carray(x_, ({n_dim},))",
+        *_shared_arrays(user_data, list(shared_var_keys), shared_data),
+        f"        (values,) = inner(x{''.join(f', s{j}' for j in range(len(shared_var_keys)))})",
+        f"        for i in range({n_expanded}):",
+        "            out_[i] = values[i]",
+        "    except Exception:",  # nutpie's contract: an error is return code -2
+        "        return -2",
+        "    return 0",
+    ]
+    fn = _compile_source("expand_glue", "\n".join(lines) + "\n", expand_fn)
+    return fn, _c_signature(sizes=2, arrays=2)  # (dim, expanded, x, values out, user data)
 
 
 @contextlib.contextmanager
-def lean_glue(enabled: bool = True) -> Iterator[None]:
+def lean_glue(enabled: bool = True) -> Iterator[dict[str, Any]]:
     """Compile nutpie models inside this block with the leaner glue (see the module doc).
+
+    Yields the options to pass to ``nutpie.compile_pymc_model`` in the block:
+    ``{"cache": True}`` (numba keeps the two callbacks in PyTensor's numba disk cache)
+    when the glue is replaced and PyTensor's numba cache is on, else ``{}`` (nutpie's own
+    glue must never be cached: it closes over per-process random keys).
 
     Does nothing when ``enabled`` is false or :func:`applies` is false. The replacement
     is module-wide while the block lasts (another thread's nutpie compilation meanwhile gets
@@ -123,9 +202,10 @@ def lean_glue(enabled: bool = True) -> Iterator[None]:
     own builders are always restored.
     """
     if not (enabled and applies()):
-        yield
+        yield {}
         return
     import nutpie.compile_pymc as cp
+    import pytensor
 
     with _LOCK:
         saved: dict[str, Any] = {
@@ -134,7 +214,7 @@ def lean_glue(enabled: bool = True) -> Iterator[None]:
         }
         cp._make_c_logp_func, cp._make_c_expand_func = _logp_glue, _expand_glue
         try:
-            yield
+            yield {"cache": True} if pytensor.config.numba__cache else {}
         finally:
             for name, fn in saved.items():
                 setattr(cp, name, fn)
