@@ -75,6 +75,34 @@ def test_report_flags_each_failure():
     assert lax.ok
 
 
+def test_a_known_report_is_reused_and_gives_the_same_table():
+    """The fit reuses the sampler's report of the sampled variables for its final report."""
+    import pandas as pd
+
+    rng = np.random.default_rng(4)
+    v = rng.standard_normal((4, 300, 3))
+    v[1, :, 2] += 2.0  # one bad element, so the order of failures matters too
+    full = _tree(v)
+    part = full.copy()
+    part["posterior"] = full["posterior"].to_dataset()[["alpha"]]
+    known = ConvergenceReport.from_idata(part)
+    assert known.parameters == ["alpha"]
+    fresh = ConvergenceReport.from_idata(full)
+    reused = ConvergenceReport.from_idata(full, known=known)
+    pd.testing.assert_frame_equal(reused.table, fresh.table)
+    assert reused.message == fresh.message and not reused.ok
+    # a report on other variables than the posterior's is not invented into it
+    only_c = ConvergenceReport.from_idata(full, var_names=["C"], known=known)
+    assert only_c.parameters == ["C"]
+    with pytest.raises(ValueError, match="other thresholds"):
+        ConvergenceReport.from_idata(full, known=known, min_ess=100)
+    # the fitted model's report is the report computed from scratch
+    model = standard_fit()
+    pd.testing.assert_frame_equal(
+        model.convergence.table, ConvergenceReport.from_idata(model.idata).table
+    )
+
+
 def test_report_matches_arviz_on_a_fit():
     model = standard_fit()
     rep = model.convergence

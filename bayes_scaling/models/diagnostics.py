@@ -144,6 +144,7 @@ class ConvergenceReport:
         max_rhat: float = MAX_RHAT,
         min_ess: float = MIN_ESS,
         max_divergences: int = MAX_DIVERGENCES,
+        known: ConvergenceReport | None = None,
     ) -> ConvergenceReport:
         """Compute the report from a DataTree with ``posterior`` and ``sample_stats``.
 
@@ -157,11 +158,21 @@ class ConvergenceReport:
             draws are constant (e.g. C of a no-gap law) have no diagnostics and are skipped.
         max_rhat, min_ess, max_divergences : float
             Thresholds.
+        known : ConvergenceReport, optional
+            A report on the same draws of some of the variables (the sampler's trace,
+            before the derived curve parameters were added): its rows are reused, only the
+            other variables are computed. Its thresholds must be the same.
 
         """
         post = idata["posterior"].to_dataset()
         wanted = list(post.data_vars) if var_names is None else list(var_names)
         names = [v for v in wanted if v in post.data_vars]
+        reused = pd.DataFrame()
+        if known is not None:
+            if (known.max_rhat, known.min_ess) != (max_rhat, min_ess):
+                raise ValueError("the known report was computed with other thresholds")
+            reused = known.table[known.table["parameter"].isin(names)]
+            names = [v for v in names if v not in set(reused["parameter"])]
         ds = post[names]
         # constant draws (C of a no-gap law, the effect of a factor's only level) have
         # undefined diagnostics: skip those elements
@@ -192,6 +203,11 @@ class ConvergenceReport:
                         }
                     )
         table = pd.DataFrame(rows, columns=["parameter", "curve", "r_hat", "ess_bulk", "ess_tail"])
+        if len(reused):  # in the posterior's order of variables
+            order = {v: i for i, v in enumerate(wanted)}
+            table = pd.concat([reused[table.columns], table], ignore_index=True)
+            rank = table["parameter"].map(order)
+            table = table.iloc[np.argsort(rank.to_numpy(), kind="stable")].reset_index(drop=True)
         table["ok"] = (
             (table["r_hat"] <= max_rhat)
             & (table["ess_bulk"] >= min_ess)

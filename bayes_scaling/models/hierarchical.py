@@ -380,7 +380,7 @@ class ScalingLawModel(FittedCurveOutputs):
         self.idata_.attrs["target_accept_used"] = float(run.target_accept)
         self.idata_.attrs["centring_used"] = self.centring
         self.idata_.attrs["sampling_note"] = "; ".join(run.notes)
-        self.convergence_ = ConvergenceReport.from_idata(self.idata_)
+        self.convergence_ = ConvergenceReport.from_idata(self.idata_, known=run.report)
         if self.check_convergence:
             self.convergence_.warn(stacklevel=2)
         return self

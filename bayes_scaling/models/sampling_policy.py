@@ -162,11 +162,16 @@ def attempts(target_accept: float | str, kwargs: dict[str, Any]) -> list[float]:
 
 
 class SampledFit(NamedTuple):
-    """What :func:`sample_with_fallback` kept: the last run and its acceptance rate."""
+    """What :func:`sample_with_fallback` kept: the last run and its acceptance rate.
+
+    ``report``: the convergence report of the sampled variables of ``trace``, if the policy
+    computed one on it (to pass on as ``ConvergenceReport.from_idata(..., known=report)``).
+    """
 
     trace: xr.DataTree
     target_accept: float
     notes: list[str]
+    report: ConvergenceReport | None = None
 
 
 def sample_with_fallback(
@@ -223,6 +228,7 @@ def sample_with_fallback(
             f"(centring='{centring}'), so the fit was sampled again at target_accept "
             f"{plan[i + 1]:g}"
         )
+    report = None
     if extend and int(trace["sample_stats"]["diverging"].sum()) == 0:
         report = ConvergenceReport.from_idata(trace)
         if not report.ok:
@@ -232,5 +238,5 @@ def sample_with_fallback(
                 f"parameters with {draws} draws and {tune} tuning steps per chain, so the fit "
                 f"was sampled again with {EXTEND_FACTOR * draws} and {EXTEND_FACTOR * tune}"
             )
-            trace = run(rate, EXTEND_FACTOR)
-    return SampledFit(trace, rate, notes)
+            trace, report = run(rate, EXTEND_FACTOR), None
+    return SampledFit(trace, rate, notes, report)
