@@ -117,13 +117,15 @@ def _compile_source(name: str, src: str, inner: Any) -> Any:
     ``inner`` is the PyTensor-compiled function the glue calls; its own cache key, the
     glue's source (every constant: sizes, offsets, dtypes) and :data:`GLUE_VERSION` make the
     key, so a cached callback is only ever loaded for the same graph and layout. Without a
-    key for ``inner`` (a graph PyTensor does not cache) the key is unique to this compile.
+    key for ``inner`` (a graph PyTensor does not cache) the key is unique to this compile:
+    numba then still saves the callbacks, under a key no later process asks for.
     """
     import numba
     from nutpie.compile_pymc import address_as_void_pointer
     from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS, compile_numba_function_src
 
-    inner_key = CACHED_SRC_FUNCTIONS.get(getattr(inner, "py_func", None))
+    py_func = getattr(inner, "py_func", None)
+    inner_key = CACHED_SRC_FUNCTIONS.get(py_func) if py_func is not None else None
     salt = str(inner_key) if inner_key is not None else uuid.uuid4().hex
     key = hashlib.sha256(f"{GLUE_VERSION}\n{src}\n{salt}".encode()).hexdigest()
     env = {
