@@ -83,26 +83,33 @@ def test_lean_glue_gives_nutpies_log_density_gradient_and_draws(compiled_pair):
 
 
 def test_lean_glue_is_scoped_and_restores_nutpies_builders():
+    import pytensor
+
     own = (cp._make_c_logp_func, cp._make_c_expand_func)
     assert own != (nutpie_glue._logp_glue, nutpie_glue._expand_glue)
     if nutpie_glue.applies():
-        with nutpie_glue.lean_glue():
+        with nutpie_glue.lean_glue() as options:
             assert cp._make_c_logp_func is nutpie_glue._logp_glue
             assert cp._make_c_expand_func is nutpie_glue._expand_glue
+            assert options == ({"cache": True} if pytensor.config.numba__cache else {})
+        # without PyTensor's numba cache there is no locator for the callbacks: no caching
+        with pytensor.config.change_flags(numba__cache=False), nutpie_glue.lean_glue() as off:
+            assert off == {} and cp._make_c_logp_func is nutpie_glue._logp_glue
     with pytest.raises(RuntimeError, match="inside"):
         with nutpie_glue.lean_glue():
             raise RuntimeError("inside")
     assert (cp._make_c_logp_func, cp._make_c_expand_func) == own
-    with nutpie_glue.lean_glue(enabled=False):
-        assert cp._make_c_logp_func is own[0]
+    with nutpie_glue.lean_glue(enabled=False) as options:
+        assert cp._make_c_logp_func is own[0] and options == {}
 
 
 def test_lean_glue_is_not_applied_to_other_nutpie_versions(monkeypatch):
     monkeypatch.setattr(nutpie, "__version__", "0.99.0")
     assert not nutpie_glue.applies()
     own = cp._make_c_logp_func
-    with nutpie_glue.lean_glue():
+    with nutpie_glue.lean_glue() as options:
         assert cp._make_c_logp_func is own
+        assert options == {}  # nutpie's own glue is never cached (per-process keys)
     monkeypatch.undo()
     # a changed signature of the private builder is refused too
     monkeypatch.setattr(cp, "_make_c_logp_func", lambda n_dim, logp_fn: None)
