@@ -55,6 +55,7 @@ from bayes_scaling.models.surface_graph import (
     MIN_POOLED_LEVELS,
     SPREAD_LOG_SD,
     build_surface_model,
+    surface_points,
 )
 from bayes_scaling.models.surface_persistence import (
     SURFACE_KIND,
@@ -300,18 +301,22 @@ class SurfaceModel(FittedState):
         post = post.assign(
             xr.Dataset(derived, coords={"target": data.targets, "task": data.tasks}).data_vars
         )
-        is_transfer = data.obs_task >= 0
-        pidx = np.where(is_transfer, data.obs_task, 0)
+        # the expected error is the same for every row of a (curve, n, m) point: computed
+        # once per point (the power laws are most of the cost), then read for each row
+        points = surface_points(data)
+        at = points.rows
+        is_transfer = data.obs_task[at] >= 0
+        pidx = np.where(is_transfer, data.obs_task[at], 0)
         mean = surface_error(
             np,
             self.form,
-            np.where(is_transfer, data.obs_n, 0.0),
-            data.obs_m,
-            {k: v[..., data.obs_target] for k, v in tgt.items()},
+            np.where(is_transfer, data.obs_n[at], 0.0),
+            data.obs_m[at],
+            {k: v[..., data.obs_target[at]] for k, v in tgt.items()},
             {k: v[..., pidx] for k, v in tsk.items()},
-            data.m_ref[data.obs_target],
+            data.m_ref[data.obs_target[at]],
             data.n_ref[pidx],
-        )
+        )[..., points.point_of_row]
         sd = sigma[..., data.obs_curve]
         ll = -np.log(sd) - 0.5 * _LOG_2PI - (data.obs_y - np.log(mean)) ** 2 / (2 * sd**2)
         obs_coords = {"obs": np.arange(data.n_obs)}

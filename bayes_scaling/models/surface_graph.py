@@ -245,13 +245,16 @@ class SurfacePoints:
 
     A point is one (curve, n, m): the rows of its trials or seeds. ``rows`` is the first
     row of each point (its n, m, curve, task and target stand for all), ``k`` the number of
-    rows, ``ybar`` their mean log error and ``ss`` the sum of squares about that mean.
+    rows, ``ybar`` their mean log error and ``ss`` the sum of squares about that mean;
+    ``point_of_row`` is each row's point (``rows[point_of_row]`` has every row's n, m and
+    curve).
     """
 
     rows: np.ndarray
     k: np.ndarray
     ybar: np.ndarray
     ss: np.ndarray
+    point_of_row: np.ndarray
 
 
 def surface_points(data: SurfaceData) -> SurfacePoints:
@@ -263,4 +266,4 @@ def surface_points(data: SurfaceData) -> SurfacePoints:
     inverse = inverse.ravel()
     ybar = np.bincount(inverse, weights=data.obs_y) / k
     ss = np.bincount(inverse, weights=(data.obs_y - ybar[inverse]) ** 2)
-    return SurfacePoints(rows=first, k=k.astype(float), ybar=ybar, ss=ss)
+    return SurfacePoints(rows=first, k=k.astype(float), ybar=ybar, ss=ss, point_of_row=inverse)
