@@ -83,17 +83,22 @@ def _c_signature(sizes: int, arrays: int) -> Any:
     )
 
 
-def _shared_arrays(user_data: np.ndarray, keys: list[str], shared_data: dict) -> list[str]:
-    """Source lines that rebuild each shared array from nutpie's ``user_data`` record.
+def _read_inputs(
+    n_dim: int, user_data: np.ndarray, keys: list[str], shared_data: dict
+) -> tuple[list[str], str]:
+    """Source lines that read the callback's inputs, and the arguments to call ``inner`` with.
 
     ``user_data`` is nutpie's record of pointers, sizes and shapes (every field a
-    ``uintp``), read in the callback as words; array ``j`` becomes ``s<j>``, a C-contiguous
-    view of the data nutpie holds (``with_data`` swaps the pointers, no recompilation).
-    The word offsets, ranks and dtypes are written into the source, so they are part of
-    the cache key.
+    ``uintp``), read in the callback as ``words``; shared array ``j`` becomes ``s<j>``, a
+    C-contiguous view of the data nutpie holds (``with_data`` swaps the pointers, no
+    recompilation), and the draw becomes ``x``. The word offsets, ranks and dtypes are
+    written into the source, so they are part of the cache key.
     """
     shared = user_data.dtype.fields["shared"]
-    lines = []
+    lines = [
+        f"        words = numba.carray(user_data_, ({user_data.dtype.itemsize // 8},), np.uint64)",
+        f"        x = numba.carray(x_, ({n_dim},))",
+    ]
     for j, key in enumerate(keys):
         words = []
         for part in ("data", "size", "shape"):
@@ -108,7 +113,7 @@ def _shared_arrays(user_data: np.ndarray, keys: list[str], shared_data: dict) ->
             f"        s{j} = numba.carray(address_as_void_pointer(words[{words[0]}]), "
             f"({dims}), np.{np.dtype(arr.dtype).name})"
         )
-    return lines
+    return lines, "x" + "".join(f", s{j}" for j in range(len(keys)))
 
 
 def _compile_source(name: str, src: str, inner: Any) -> Any:
@@ -140,15 +145,14 @@ def _compile_source(name: str, src: str, inner: Any) -> Any:
 
 
 def _logp_glue(n_dim, logp_fn, user_data, shared_keys, shared_data):  # noqa: D103
+    read, args = _read_inputs(n_dim, user_data, list(shared_keys), shared_data)
     lines = [
         "def logp_glue(dim, x_, out_, logp_, user_data_):",
         f"    if dim != {n_dim}:",
         "        return -1",
         "    try:",
-        f"        words = numba.carray(user_data_, ({user_data.dtype.itemsize // 8},), np.uint64)",
-        f"        x = numba.carray(x_, ({n_dim},))",
-        *_shared_arrays(user_data, list(shared_keys), shared_data),
-        f"        logp_val, grad = inner(x{''.join(f', s{j}' for j in range(len(shared_keys)))})",
+        *read,
+        f"        logp_val, grad = inner({args})",
         "        logp_[0] = logp_val",
         "        finite = True",
         f"        for i in range({n_dim}):",
@@ -168,6 +172,7 @@ def _logp_glue(n_dim, logp_fn, user_data, shared_keys, shared_data):  # noqa: D1
 
 
 def _expand_glue(n_dim, n_expanded, expand_fn, user_data, shared_var_keys, shared_data):  # noqa: D103
+    read, args = _read_inputs(n_dim, user_data, list(shared_var_keys), shared_data)
     lines = [
         "def expand_glue(dim, expanded, x_, out_, user_data_):",
         f"    if dim != {n_dim}:",
@@ -175,10 +180,8 @@ def _expand_glue(n_dim, n_expanded, expand_fn, user_data, shared_var_keys, share
         f"    if expanded != {n_expanded}:",
         "        return -1",
         "    try:",
-        f"        words = numba.carray(user_data_, ({user_data.dtype.itemsize // 8},), np.uint64)",
-        f"        x = numba.carray(x_, ({n_dim},))",
-        *_shared_arrays(user_data, list(shared_var_keys), shared_data),
-        f"        (values,) = inner(x{''.join(f', s{j}' for j in range(len(shared_var_keys)))})",
+        *read,
+        f"        (values,) = inner({args})",
         f"        for i in range({n_expanded}):",
         "            out_[i] = values[i]",
         "    except Exception:",  # nutpie's contract: an error is return code -2
