@@ -99,19 +99,16 @@ def main() -> None:
         scored = leave_one_property_out(tail_residuals(table, cut))
         print(f"\n### cut n <= n_max/{cut:g}: {scored['curve'].nunique()} curves, "
               f"{len(scored)} held-out sizes\n")  # fmt: skip
-        by = pd.concat([
-            scored.groupby("kind")[cols].mean().rename(index=lambda k: f"all {k}"),
-            scored.groupby(["property", "kind"])[cols].mean().set_axis(
-                [f"{p} {k}" for p, k in scored.groupby(["property", "kind"]).groups], axis=0),
-        ])  # fmt: skip
-        fitted = scored.groupby(["property", "kind"])[["mu", "s0", "s"]].first()
-        by = by.join(fitted.set_axis([f"{p} {k}" for p, k in fitted.index], axis=0))
-        by["median |r|"] = pd.concat([
-            scored.groupby("kind")["r"].apply(lambda v: v.abs().median()).rename(
-                index=lambda k: f"all {k}"),
-            scored.groupby(["property", "kind"])["r"].apply(lambda v: v.abs().median()).set_axis(
-                [f"{p} {k}" for p, k in scored.groupby(["property", "kind"]).groups], axis=0),
-        ])  # fmt: skip
+        scored = scored.assign(group=scored["property"] + " " + scored["kind"],
+                               abs_r=scored["r"].abs())  # fmt: skip
+        overall = scored.groupby("kind").agg(**{c: (c, "mean") for c in cols},
+                                             **{"median |r|": ("abs_r", "median")})  # fmt: skip
+        per = scored.groupby("group").agg(**{c: (c, "mean") for c in cols},
+                                          mu=("mu", "first"), s0=("s0", "first"),
+                                          s=("s", "first"),
+                                          **{"median |r|": ("abs_r", "median")})  # fmt: skip
+        by = pd.concat([overall.rename(index=lambda k: f"all {k}"), per])
+        by = by[[*cols, "mu", "s0", "s", "median |r|"]]
         print(by.round(3).to_markdown())
 
 
