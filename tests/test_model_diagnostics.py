@@ -11,7 +11,12 @@ import xarray as xr
 from _model_fits import single_long_fit, standard_curves, standard_fit
 
 from bayes_scaling.models import ConvergenceReport, ConvergenceWarning, ScalingLawModel
-from bayes_scaling.models.diagnostics import MAX_RHAT, MIN_ESS, max_tree_depth_fraction
+from bayes_scaling.models.diagnostics import (
+    MAX_RHAT,
+    MIN_ESS,
+    max_tree_depth_fraction,
+    rank_rhat_and_bulk_ess,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -100,6 +105,33 @@ def test_a_known_report_is_reused_and_gives_the_same_table():
     model = standard_fit()
     pd.testing.assert_frame_equal(
         model.convergence.table, ConvergenceReport.from_idata(model.idata).table
+    )
+
+
+@pytest.mark.parametrize("n_draw", [1000, 301])
+def test_batched_rank_diagnostics_equal_arviz(n_draw):
+    """The batched rank normalisation gives ArviZ's R-hat and bulk ESS, element by element:
+    ties, a stuck chain, a slowly drifting chain, an odd number of draws."""
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(4, n_draw, 3, 2))
+    x[..., 0, 0] = np.round(x[..., 0, 0])  # many ties
+    x[1, :, 1, 0] += 3.0  # a chain elsewhere: R-hat far above 1
+    x[..., 2, 1] = np.cumsum(x[..., 2, 1], axis=1) * 0.1  # strong autocorrelation
+    post = xr.Dataset(
+        {"a": (("chain", "draw", "i", "j"), x), "b": (("chain", "draw"), x[..., 0, 1] ** 2)}
+    )
+    r_az, e_az = az.rhat(post), az.ess(post, method="bulk")
+    for name in post.data_vars:
+        da = post[name]
+        flat = da.values.reshape(4, n_draw, -1).transpose(2, 0, 1)
+        r, e = rank_rhat_and_bulk_ess(flat)
+        np.testing.assert_allclose(r, r_az[name].values.ravel(), rtol=1e-12)
+        np.testing.assert_allclose(e, e_az[name].values.ravel(), rtol=1e-12)
+    assert r_az["a"].values[1, 0] > 1.2  # the stuck chain is in the comparison
+    tree = xr.DataTree.from_dict({"posterior": post})
+    table = ConvergenceReport.from_idata(tree).table
+    np.testing.assert_allclose(
+        table.loc[table["parameter"] == "a", "r_hat"], r_az["a"].values.ravel(), rtol=1e-12
     )
 
 

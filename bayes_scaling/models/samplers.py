@@ -120,8 +120,11 @@ def nutpie_compile_settings() -> Iterator[dict[str, Any]]:
     Yields the options to pass to ``nutpie.compile_pymc_model`` (``cache=True`` for the
     glue's disk cache where it applies). Two settings: the lean, disk-cached C glue
     (:func:`~bayes_scaling.models.nutpie_glue.lean_glue`: the same functions, compiled
-    once per model structure and machine), and IEEE arithmetic instead of
-    PyTensor's fast-math default. With fast-math, LLVM contracts and reassociates a graph
+    once per model structure and machine), IEEE arithmetic instead of
+    PyTensor's fast-math default, and no Python stack recorded on each new graph node
+    (PyTensor's ``traceback__limit=0``: the gradient graph nutpie builds is ours, not the
+    user's, and walking the stack for each of its thousands of nodes took about 0.15 s of
+    the compile). With fast-math, LLVM contracts and reassociates a graph
     compiled afresh (inlined into nutpie's callback) differently from the same graph loaded
     from numba's on-disk cache, so the same seed gave other draws on a machine's first fit
     of a model structure than on later ones (``tests/test_model_samplers.py``); without it
@@ -129,7 +132,8 @@ def nutpie_compile_settings() -> Iterator[dict[str, Any]]:
     """
     import pytensor
 
-    with lean_glue() as options, pytensor.config.change_flags(numba__fastmath=False):
+    flags = {"numba__fastmath": False, "traceback__limit": 0}
+    with lean_glue() as options, pytensor.config.change_flags(**flags):
         yield options
 
 
