@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 from _model_fits import standard_curves
 
 from bayes_scaling.models import ScalingLawModel, fit_least_squares
@@ -28,8 +29,13 @@ def _weights(curves: pd.DataFrame, **kwargs) -> tuple[np.ndarray, list[str], dic
 
 def test_pure_power_law_leaves_the_gap_unidentified():
     p = pd.DataFrame(
-        {"property": ["a", "b"], "database": ["x", "x"], "D": [1.5, 0.8], "alpha": [0.5, 0.3],
-         "C": [0.0, 0.2]}
+        {
+            "property": ["a", "b"],
+            "database": ["x", "x"],
+            "D": [1.5, 0.8],
+            "alpha": [0.5, 0.3],
+            "C": [0.0, 0.2],
+        }
     )
     curves = simulate_curves(p, noise=0.0, seeds=1, rng=0)
     ls = fit_least_squares(curves).params.sort_index()
@@ -205,8 +211,9 @@ def test_latent_to_theta_is_the_graphs_transformation():
         tau_c = pm_model["tau_curve"][None, :]
         raw = pm_model["theta_raw"]
         theta = lin + tau_c ** (1.0 - w) * (raw - w * lin)
-        fn = pm.compile_fn([theta, *effects.values()], inputs=pm_model.free_RVs,
-                           on_unused_input="ignore")
+        fn = pm.compile_fn(
+            [theta, *effects.values()], inputs=pm_model.free_RVs, on_unused_input="ignore"
+        )
     names = [rv.name for rv in pm_model.free_RVs]
     for c in range(post.sizes["chain"]):
         for d in range(post.sizes["draw"]):
@@ -257,3 +264,63 @@ def test_too_few_curves_for_a_spread_use_the_priors():
     t2 = (TAU_SHRINK * prior) ** 2
     np.testing.assert_allclose(w["curve"], t2 / (t2 + se**2))
     assert w["curve"][:, 0].min() > 0.9 and w["curve"][:, 1].max() < 0.01
+
+
+def _as_draw(start: dict, model) -> xr.Dataset:
+    """The start values as a one-draw posterior with the model's dimensions."""
+    out = {}
+    for name, value in start.items():
+        dims = model.named_vars_to_dims.get(name, ())
+        out[name] = (("chain", "draw", *dims), np.asarray(value)[None, None])
+    return xr.Dataset(out)
+
+
+@pytest.mark.parametrize("with_m", [False, True])
+def test_every_chain_starts_at_the_least_squares_fit_with_its_group_effects(with_m):
+    """The start of the hierarchy (mu, zero-sum contrasts, spreads, m slope, curve
+    deviations) maps back through the graph's transformation to the least-squares curve
+    parameters, and its group effects are the moment estimates (not random: random
+    group-effect starts put chains into separate modes on the bundled curves)."""
+    from bayes_scaling.models.centring import empirical_bayes
+    from bayes_scaling.models.graph import latent_to_theta
+    from bayes_scaling.models.sampling_policy import START_LIMITS as lims
+    from bayes_scaling.models.sampling_policy import start_values
+
+    params = draw_curve_params(4, 3, rng=7)
+    curves = simulate_curves(params, seeds=4, rng=8)
+    if with_m:  # the same tasks at two experimental sizes (an m slope) and two strategies
+        # (a column with fixed effects: fewer than 3 levels)
+        parity = (
+            curves["property"].str[1:].astype(int) + curves["database"].str[2:].astype(int)
+        ) % 2
+        curves = curves.assign(strategy=np.where(parity == 0, "a", "b"))
+        curves = pd.concat([curves.assign(m=40), curves.assign(m=400, error=curves["error"] * 0.8)])
+    model = ScalingLawModel()
+    data = model.prepare_data(curves)
+    assert data.has_m_slope == with_m
+    law, priors, *_ = model._resolved()
+    weights, start = start_values(data, law, priors, centring="auto", init="least_squares")
+    pm_model = model.build_model(curves)
+    free = {rv.name for rv in pm_model.free_RVs}
+    assert {"mu", "tau_curve", "theta_raw", "z_property"} <= set(start) <= free
+    assert ("z_strategy" in start and "tau_strategy" not in free) == with_m
+    assert free - set(start) <= {"tau_log_sigma"}, free - set(start)
+    back = latent_to_theta(_as_draw(start, pm_model), data, law.pooled, weights)
+    # the least-squares estimates the start was built from (clipped inside the priors)
+    theta = back["theta"].values[0, 0]
+    ls = fit_least_squares(curves).params.loc[data.curve_ids]
+    ls_theta = np.column_stack([ls[p].to_numpy(dtype=float) for p in law.pooled])
+    for j, p in enumerate(law.pooled):
+        np.testing.assert_allclose(theta[:, j], np.clip(ls_theta[:, j], *lims[p]), atol=1e-8)
+    se = np.column_stack([ls[f"se_{p}"].to_numpy(dtype=float) for p in law.pooled])
+    se = np.clip(np.nan_to_num(se, nan=10.0, posinf=10.0), 1e-3, 10.0)
+    eb = empirical_bayes(
+        np.column_stack([np.clip(ls_theta[:, j], *lims[p]) for j, p in enumerate(law.pooled)]),
+        se, data.groups, max_sd=2.0 * priors.curve_sd,
+        prior_sd=priors.spread(priors.curve_sd, law.pooled), covariate=data.curve_log_m,
+    )  # fmt: skip
+    for g in data.groups:
+        np.testing.assert_allclose(
+            back[f"effect_{g.column}"].values[0, 0], eb.effects[g.column], atol=1e-8
+        )
+        assert np.abs(eb.effects[g.column]).max() > 1e-3  # not a trivial all-zero start

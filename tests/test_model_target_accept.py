@@ -137,3 +137,38 @@ def test_no_longer_run_without_the_auto_policy_and_the_check(monkeypatch, change
         model = ScalingLawModel(**{**SMALL, "chains": 2, **change}).fit(curves)
     assert calls == [(50, 50)]
     assert "sampled again with" not in model.convergence_.note
+
+
+@pytest.mark.parametrize("alpha_misses", [True, False], ids=["derived_misses", "all_pass"])
+def test_the_longer_run_is_decided_on_every_variable_of_the_report(monkeypatch, alpha_misses):
+    """The fit's judge (every variable its report will hold, derived curve parameters
+    included) decides: one derived element missing R-hat triggers the longer run, and a
+    judge that passes everything keeps the first run (the sampled variables alone, with
+    2 x 50 draws, would miss ESS 400 and be extended)."""
+    import bayes_scaling.models.hierarchical as hierarchical
+    from bayes_scaling.models import assemble
+
+    curves = standard_curves().query("property == 'p0'")
+    calls = _recording(monkeypatch, {}, key=_draws_and_tune)
+    judged: list = []
+
+    def judge(trace, **kwargs):
+        report = assemble.fit_report(trace, **kwargs)
+        judged.append(set(report.parameters))
+        table = report.table.assign(ok=True)
+        if alpha_misses:
+            row = table.index[table["parameter"] == "alpha"][0]
+            table.loc[row, ["r_hat", "ok"]] = [1.5, False]
+        return type(report)(table, 0, report.n_draws)
+
+    monkeypatch.setattr(hierarchical, "fit_report", judge)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = ScalingLawModel(**{**SMALL, "check_convergence": True, "chains": 2}).fit(curves)
+    assert len(judged) == 1 and {"alpha", "D", "C", "theta", "mu", "theta_raw"} <= judged[0]
+    if alpha_misses:
+        assert calls == [(50, 50), (100, 100)]
+        assert "so the fit was sampled again with 100 and 100" in model.convergence_.note
+    else:
+        assert calls == [(50, 50)]
+        assert "sampled again" not in model.convergence_.note

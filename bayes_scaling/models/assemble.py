@@ -21,6 +21,7 @@ import xarray as xr
 from scipy import special, stats
 
 from bayes_scaling.models._data import CurveData
+from bayes_scaling.models.diagnostics import ConvergenceReport
 from bayes_scaling.models.graph import latent_to_theta
 from bayes_scaling.models.laws import ScalingLaw
 
@@ -118,6 +119,34 @@ def pointwise_loglik(
     return np.add.reduceat(ll_obs[..., order], starts, axis=-1)
 
 
+def posterior_with_derived(
+    post: xr.Dataset, data: CurveData, law: ScalingLaw, centring: Mapping[str, np.ndarray]
+) -> xr.Dataset:
+    """Return the sampled variables with the curve parameters, group effects and derived.
+
+    What a fit's posterior holds and its convergence report checks
+    (:func:`~bayes_scaling.models.graph.latent_to_theta`, then :func:`derived`).
+    """
+    post = xr.merge([post, latent_to_theta(post, data, law.pooled, centring)])
+    return xr.merge([post, derived(post, data, law)], compat="override")
+
+
+def fit_report(
+    trace: xr.DataTree, data: CurveData, law: ScalingLaw, centring: Mapping[str, np.ndarray]
+) -> ConvergenceReport:
+    """Convergence report of every variable the fit's posterior will hold.
+
+    The sampled variables and :func:`posterior_with_derived`'s; the sampling policy's
+    judge of whether a run needs to be longer
+    (:func:`~bayes_scaling.models.sampling_policy.sample_with_fallback`).
+    """
+    post = posterior_with_derived(trace["posterior"].to_dataset(), data, law, centring)
+    tree = xr.DataTree.from_dict(
+        {"posterior": post, "sample_stats": trace["sample_stats"].to_dataset()}
+    )
+    return ConvergenceReport.from_idata(tree)
+
+
 def assemble_idata(
     trace: xr.DataTree,
     data: CurveData,
@@ -133,9 +162,7 @@ def assemble_idata(
     """
     from bayes_scaling.models.persistence import table_to_dataset
 
-    post = trace["posterior"].to_dataset()
-    post = xr.merge([post, latent_to_theta(post, data, law.pooled, centring)])
-    post = xr.merge([post, derived(post, data, law)], compat="override")
+    post = posterior_with_derived(trace["posterior"].to_dataset(), data, law, centring)
     point_coords = {
         "point": np.arange(data.n_points),
         "point_curve": ("point", np.array(data.curve_ids, dtype=object)[data.point_curve]),

@@ -11,6 +11,7 @@ Pure NumPy: no PyMC.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -51,6 +52,36 @@ def _paule_mandel(resid2: np.ndarray, var: np.ndarray, dof: float, upper: float)
     return 0.5 * (lo + hi)
 
 
+@dataclass(frozen=True)
+class EmpiricalBayes:
+    """Moment estimates of the hierarchy from per-curve estimates (:func:`empirical_bayes`).
+
+    Attributes
+    ----------
+    weights : dict
+        Partial-centring weights: ``"curve"`` a ``(curve, param)`` array, each grouping
+        column a ``(param,)`` array.
+    tau_curve : numpy.ndarray
+        Curve-level standard deviation per parameter.
+    mu : numpy.ndarray
+        Population mean per parameter.
+    effects : dict
+        Each grouping column's effects, ``(level, param)``, zero mean over the levels.
+    tau_group : dict
+        Each grouping column's spread of effects per parameter.
+    slope : numpy.ndarray
+        Slope per parameter on the covariate (zeros without one).
+
+    """
+
+    weights: dict[str, np.ndarray]
+    tau_curve: np.ndarray
+    mu: np.ndarray
+    effects: dict[str, np.ndarray]
+    tau_group: dict[str, np.ndarray]
+    slope: np.ndarray
+
+
 def centring_weights(
     theta: np.ndarray,
     se: np.ndarray,
@@ -61,7 +92,25 @@ def centring_weights(
     covariate: np.ndarray | None = None,
     iterations: int = 25,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Partial-centring weights from per-curve estimates (empirical Bayes).
+    """Partial-centring weights and ``tau_curve`` of :func:`empirical_bayes` (same arguments)."""
+    eb = empirical_bayes(
+        theta, se, groups, max_sd=max_sd, prior_sd=prior_sd, covariate=covariate,
+        iterations=iterations,
+    )  # fmt: skip
+    return eb.weights, eb.tau_curve
+
+
+def empirical_bayes(
+    theta: np.ndarray,
+    se: np.ndarray,
+    groups: Sequence[GroupSpec],
+    *,
+    max_sd: float,
+    prior_sd: np.ndarray | None = None,
+    covariate: np.ndarray | None = None,
+    iterations: int = 25,
+) -> EmpiricalBayes:
+    """Partial-centring weights and the hierarchy's moment estimates (empirical Bayes).
 
     Each parameter column of ``theta`` (curves x parameters, with standard errors ``se``)
     is decomposed into a population mean, additive group effects and a curve residual by
@@ -82,10 +131,11 @@ def centring_weights(
 
     Returns
     -------
-    weights : dict
-        ``"curve"``: ``(curve, param)`` array; each group column: ``(param,)`` array.
-    tau_curve : numpy.ndarray
-        Estimated curve-level standard deviation per parameter.
+    EmpiricalBayes
+        The weights (``"curve"``: ``(curve, param)`` array; each group column: ``(param,)``
+        array), the curve-level standard deviation per parameter, and the population mean,
+        group effects, group spreads and covariate slope of the decomposition (the sampler's
+        start: :func:`~bayes_scaling.models.sampling_policy.start_values`).
 
     """
     n, k = theta.shape
@@ -140,4 +190,11 @@ def centring_weights(
     for g in groups:
         w = tau_g2[g.column][None, :] / (tau_g2[g.column][None, :] + level_var[g.column])
         weights[g.column] = w.mean(axis=0)
-    return weights, np.sqrt(tau_c2)
+    return EmpiricalBayes(
+        weights=weights,
+        tau_curve=np.sqrt(tau_c2),
+        mu=mu,
+        effects=effects,
+        tau_group={c: np.sqrt(v) for c, v in tau_g2.items()},
+        slope=slope,
+    )

@@ -13,6 +13,7 @@ weights (``centring``), the sampling policy (``sampling_policy``), the fit's Dat
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
@@ -23,7 +24,7 @@ import xarray as xr
 
 from bayes_scaling.exceptions import BayesScalingError
 from bayes_scaling.models._data import CurveData, prepare
-from bayes_scaling.models.assemble import assemble_idata, derived
+from bayes_scaling.models.assemble import assemble_idata, derived, fit_report
 from bayes_scaling.models.centring import MIN_RESIDUAL_DOF, centring_weights
 from bayes_scaling.models.diagnostics import ConvergenceReport
 from bayes_scaling.models.fitted_outputs import FittedCurveOutputs
@@ -366,6 +367,7 @@ class ScalingLawModel(FittedCurveOutputs):
             cache_key=self._cache_key(data),
             sampler_kwargs=self.sampler_kwargs,
             extend=self.target_accept == "auto" and self.check_convergence,
+            judge=functools.partial(fit_report, data=data, law=law, centring=centring),
         )
         self.centring_used_ = self.centring
         self.target_accept_ = run.target_accept
