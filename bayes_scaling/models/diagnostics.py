@@ -58,10 +58,14 @@ def rank_rhat_and_bulk_ess(draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     z_bulk = _z_scale_rows(flat).reshape(split.shape)
     folded = np.abs(flat - np.median(flat, axis=1, keepdims=True))
     z_tail = _z_scale_rows(folded).reshape(split.shape)
-    rhat = np.maximum(
-        array_stats.rhat(z_bulk, method="identity"), array_stats.rhat(z_tail, method="identity")
-    )
-    return rhat, array_stats.ess(z_bulk, method="identity")
+    # chains without within-chain variance (a stuck chain, a few draws): inf/NaN, quietly,
+    # as from ArviZ's own functions on a Dataset
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rhat = np.maximum(
+            array_stats.rhat(z_bulk, method="identity"),
+            array_stats.rhat(z_tail, method="identity"),
+        )
+        return rhat, array_stats.ess(z_bulk, method="identity")
 
 
 class ConvergenceWarning(UserWarning):
@@ -243,7 +247,8 @@ class ConvergenceReport:
         table = pd.DataFrame(rows, columns=["parameter", "curve", "r_hat", "ess_bulk", "ess_tail"])
         if len(reused):  # in the posterior's order of variables
             order = {v: i for i, v in enumerate(wanted)}
-            table = pd.concat([reused[table.columns], table], ignore_index=True)
+            parts = [reused[table.columns]] + ([table] if len(table) else [])
+            table = pd.concat(parts, ignore_index=True)
             rank = table["parameter"].map(order)
             table = table.iloc[np.argsort(rank.to_numpy(), kind="stable")].reset_index(drop=True)
         table["ok"] = (
