@@ -140,9 +140,9 @@ class ScalingLawModel(FittedCurveOutputs):
     check_convergence : bool
         Warn (:class:`~bayes_scaling.models.diagnostics.ConvergenceWarning`) after
         :meth:`fit` when diagnostics miss the thresholds. With ``target_accept="auto"`` it
-        also allows one longer run: a kept run without divergences whose sampled
-        parameters miss R-hat or ESS is sampled again with twice the draws and tuning
-        steps (same seed and compiled model; the note says so). ``False`` (quick fits whose
+        also allows one longer run: a kept run without divergences in which any variable
+        of the fit's report (sampled or derived) misses R-hat or ESS is sampled again with
+        twice the draws and tuning steps (same seed and compiled model; the note says so). ``False`` (quick fits whose
         convergence is not needed) runs once.
 
     Examples
