@@ -172,3 +172,25 @@ def test_the_longer_run_is_decided_on_every_variable_of_the_report(monkeypatch, 
     else:
         assert calls == [(50, 50)]
         assert "sampled again" not in model.convergence_.note
+
+
+def test_no_longer_run_when_the_chains_sit_in_separate_modes(monkeypatch):
+    """A chain far below the others in log density stays there over a longer run: the
+    policy keeps the run and says why (the report names the chain)."""
+    import bayes_scaling.models.hierarchical as hierarchical
+    from bayes_scaling.models import assemble
+
+    curves = standard_curves().query("property == 'p0'")
+    calls = _recording(monkeypatch, {}, key=_draws_and_tune)
+
+    def judge(trace, **kwargs):
+        report = assemble.fit_report(trace, **kwargs)
+        return type(report)(report.table, 0, report.n_draws, separated_chains={1: 35.0})
+
+    monkeypatch.setattr(hierarchical, "fit_report", judge)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = ScalingLawModel(**{**SMALL, "check_convergence": True, "chains": 2}).fit(curves)
+    assert calls == [(50, 50)]
+    assert "no longer run: the chains sit in separate regions" in model.convergence_.note
+    assert "chain 1: 35" in model.convergence_.note

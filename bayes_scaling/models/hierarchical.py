@@ -142,8 +142,8 @@ class ScalingLawModel(FittedCurveOutputs):
         :meth:`fit` when diagnostics miss the thresholds. With ``target_accept="auto"`` it
         also allows one longer run: a kept run without divergences in which any variable
         of the fit's report (sampled or derived) misses R-hat or ESS is sampled again with
-        twice the draws and tuning steps (same seed and compiled model; the note says so). ``False`` (quick fits whose
-        convergence is not needed) runs once.
+        twice the draws and tuning steps (same seed and compiled model; the note says so).
+        ``False`` (quick fits whose convergence is not needed) runs once.
 
     Examples
     --------

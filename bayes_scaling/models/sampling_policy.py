@@ -241,7 +241,9 @@ def sample_with_fallback(
     miss the thresholds of :class:`~bayes_scaling.models.diagnostics.ConvergenceReport`
     (R-hat, bulk and tail ESS) is sampled again, same rate and seed, with
     :data:`EXTEND_FACTOR` times ``draws`` and ``tune``; a note says so. A run with
-    divergences is not extended: longer chains do not remove them. ``judge`` computes the
+    divergences is not extended: longer chains do not remove them; nor is a run whose
+    chains sit in separate regions of the posterior (the report's ``separated_chains``:
+    longer chains stay where they are). ``judge`` computes the
     report that decides (default: the report of the trace's sampled variables); the fit
     passes one that also checks the curve parameters, group effects and derived quantities
     computed from them, so a run is extended when any variable of the final report misses.
@@ -277,7 +279,13 @@ def sample_with_fallback(
     report = None
     if extend and int(trace["sample_stats"]["diverging"].sum()) == 0:
         report = (judge or ConvergenceReport.from_idata)(trace)
-        if not report.ok:
+        if report.separated_chains:  # a chain in another mode: longer chains stay there
+            notes.append(
+                "no longer run: the chains sit in separate regions of the posterior (chain "
+                + ", ".join(f"{c}: {g:.0f}" for c, g in report.separated_chains.items())
+                + " units of log density below the best chain)"
+            )
+        elif not report.ok:
             notes.append(
                 f"max R-hat {report.worst_rhat:.3f} and min bulk / tail ESS "
                 f"{report.min_ess_bulk:.0f} / {report.min_ess_tail:.0f} over the posterior's "
