@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -83,20 +84,10 @@ class EmpiricalBayes:
 
 
 def centring_weights(
-    theta: np.ndarray,
-    se: np.ndarray,
-    groups: Sequence[GroupSpec],
-    *,
-    max_sd: float,
-    prior_sd: np.ndarray | None = None,
-    covariate: np.ndarray | None = None,
-    iterations: int = 25,
+    theta: np.ndarray, se: np.ndarray, groups: Sequence[GroupSpec], **kwargs: Any
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Partial-centring weights and ``tau_curve`` of :func:`empirical_bayes` (same arguments)."""
-    eb = empirical_bayes(
-        theta, se, groups, max_sd=max_sd, prior_sd=prior_sd, covariate=covariate,
-        iterations=iterations,
-    )  # fmt: skip
+    eb = empirical_bayes(theta, se, groups, **kwargs)
     return eb.weights, eb.tau_curve
 
 
