@@ -174,23 +174,58 @@ def test_the_longer_run_is_decided_on_every_variable_of_the_report(monkeypatch, 
         assert "sampled again" not in model.convergence_.note
 
 
-def test_no_longer_run_when_the_chains_sit_in_separate_modes(monkeypatch):
-    """A chain far below the others in log density stays there over a longer run: the
-    policy keeps the run and says why (the report names the chain)."""
+@pytest.mark.parametrize("persists", [False, True], ids=["rejoined", "still_separate"])
+def test_a_chain_in_a_separate_mode_restarts_every_chain_from_the_best(monkeypatch, persists):
+    """A chain far below the others in log density (a minor mode: it stays there over a
+    longer run) makes the policy sample again once, every chain starting from the last
+    draw of the chain with the highest mean log density (a longer run starts there too);
+    still separated, no longer run."""
     import bayes_scaling.models.hierarchical as hierarchical
     from bayes_scaling.models import assemble
 
     curves = standard_curves().query("property == 'p0'")
-    calls = _recording(monkeypatch, {}, key=_draws_and_tune)
+    traces: list = []
+    starts: list = []
+    real = sampling_policy.sample_model
+
+    def recording(model, **kwargs):
+        starts.append(kwargs["initial_values"])
+        traces.append(real(model, **kwargs))
+        return traces[-1]
+
+    monkeypatch.setattr(sampling_policy, "sample_model", recording)
+    judged: list = []
 
     def judge(trace, **kwargs):
         report = assemble.fit_report(trace, **kwargs)
-        return type(report)(report.table, 0, report.n_draws, separated_chains={1: 35.0})
+        judged.append(report)
+        separated = {0: 35.0} if persists or len(judged) == 1 else {}
+        table = report.table.assign(ok=True)
+        if len(judged) == 2 and not persists:  # rejoined, but still short of ESS: longer
+            table.loc[table.index[0], ["ess_bulk", "ok"]] = [100.0, False]
+        return type(report)(table, 0, report.n_draws, separated_chains=separated)
 
     monkeypatch.setattr(hierarchical, "fit_report", judge)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = ScalingLawModel(**{**SMALL, "check_convergence": True, "chains": 2}).fit(curves)
-    assert calls == [(50, 50)]
-    assert "no longer run: the chains sit in separate regions" in model.convergence_.note
-    assert "chain 1: 35" in model.convergence_.note
+    # the first run, the restart, and (rejoined, short of ESS) the longer run from the
+    # restart's start
+    assert len(judged) == 2 and len(traces) == (2 if persists else 3)
+    first = traces[0]
+    logp = first["sample_stats"]["logp"].mean("draw").values
+    best = int(np.argmax(logp))
+    restart = starts[1]
+    free = {rv.name for rv in model.model_.free_RVs}
+    assert set(restart) == free
+    for name, value in restart.items():
+        np.testing.assert_array_equal(
+            value, first["posterior"][name].isel(chain=best, draw=-1).values
+        )
+    note = model.convergence_.note
+    assert "chain 0: 35 units of log density below the best chain" in note
+    assert "every chain was sampled again from the best chain's last draw" in note
+    assert ("no longer run" in note) == persists
+    if not persists:
+        assert starts[2] is restart and "sampled again with 100 and 100" in note
+    assert model.convergence_.n_draws == 2 * (50 if persists else 100)

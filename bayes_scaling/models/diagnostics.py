@@ -304,6 +304,19 @@ def _rank_diagnostics(ds: xr.Dataset) -> tuple[xr.Dataset, xr.Dataset]:
     return xr.Dataset(out_r), xr.Dataset(out_e)
 
 
+def chain_logp(stats: xr.Dataset) -> np.ndarray | None:
+    """Return the sampler's log density per draw, ``(chain, draw)``; ``None`` if absent.
+
+    nutpie records it as ``logp``, PyMC's NUTS as ``lp``; ``None`` also when a value is not
+    finite.
+    """
+    name = next((v for v in ("logp", "lp") if v in stats), None)
+    if name is None:
+        return None
+    lp = np.asarray(stats[name].transpose("chain", "draw").values, dtype=float)
+    return lp if np.isfinite(lp).all() else None
+
+
 def chain_separation(stats: xr.Dataset) -> dict[int, float]:
     """Chains whose log density lies far below the best chain's: chain -> gap.
 
@@ -315,11 +328,8 @@ def chain_separation(stats: xr.Dataset) -> dict[int, float]:
     35 units below the others (its draws: a minor mode, issue 15). Empty without a log
     density or with one chain.
     """
-    name = next((v for v in ("logp", "lp") if v in stats), None)
-    if name is None or stats.sizes.get("chain", 1) < 2:
-        return {}
-    lp = np.asarray(stats[name].transpose("chain", "draw").values, dtype=float)
-    if not np.isfinite(lp).all():
+    lp = chain_logp(stats)
+    if lp is None or lp.shape[0] < 2:
         return {}
     means = lp.mean(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):

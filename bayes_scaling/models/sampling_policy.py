@@ -31,7 +31,7 @@ import xarray as xr
 from bayes_scaling.models._data import CurveData
 from bayes_scaling.models.baseline import _fit_prepared
 from bayes_scaling.models.centring import EmpiricalBayes, empirical_bayes
-from bayes_scaling.models.diagnostics import ConvergenceReport
+from bayes_scaling.models.diagnostics import ConvergenceReport, chain_logp
 from bayes_scaling.models.graph import is_pooled, zero_sum_basis
 from bayes_scaling.models.laws import ScalingLaw
 from bayes_scaling.models.priors import Priors
@@ -241,9 +241,12 @@ def sample_with_fallback(
     miss the thresholds of :class:`~bayes_scaling.models.diagnostics.ConvergenceReport`
     (R-hat, bulk and tail ESS) is sampled again, same rate and seed, with
     :data:`EXTEND_FACTOR` times ``draws`` and ``tune``; a note says so. A run with
-    divergences is not extended: longer chains do not remove them; nor is a run whose
-    chains sit in separate regions of the posterior (the report's ``separated_chains``:
-    longer chains stay where they are). ``judge`` computes the
+    divergences is not extended: longer chains do not remove them. A run whose chains sit in
+    separate regions of the posterior (the report's ``separated_chains``: a chain that
+    warmed up into a minor mode, far lower log density) is sampled again once, every chain
+    starting from the best chain's last draw (:func:`best_chain_draw`; a longer run then
+    starts there too); if the chains still separate, there is no longer run (longer chains
+    stay where they are). ``judge`` computes the
     report that decides (default: the report of the trace's sampled variables); the fit
     passes one that also checks the curve parameters, group effects and derived quantities
     computed from them, so a run is extended when any variable of the final report misses.
@@ -252,7 +255,9 @@ def sample_with_fallback(
     plan = attempts(target_accept, kwargs)
     notes = []
 
-    def run(rate: float, factor: int = 1) -> xr.DataTree:
+    def run(
+        rate: float, factor: int = 1, start: Mapping[str, np.ndarray] | None = None
+    ) -> xr.DataTree:
         return sample_model(
             model,
             sampler=sampler,
@@ -261,7 +266,7 @@ def sample_with_fallback(
             chains=chains,
             cores=cores,
             random_seed=random_seed,
-            initial_values=initial_values,
+            initial_values=initial_values if start is None else start,
             cache_key=cache_key,
             sampler_kwargs={"target_accept": rate, **kwargs},
         )
@@ -276,21 +281,50 @@ def sample_with_fallback(
             f"(centring='{centring}'), so the fit was sampled again at target_accept "
             f"{plan[i + 1]:g}"
         )
-    report = None
+    report, restart = None, None
     if extend and int(trace["sample_stats"]["diverging"].sum()) == 0:
-        report = (judge or ConvergenceReport.from_idata)(trace)
-        if report.separated_chains:  # a chain in another mode: longer chains stay there
+        check = judge or ConvergenceReport.from_idata
+        report = check(trace)
+        if report.separated_chains:  # a chain in a minor mode: restart all from the best
             notes.append(
-                "no longer run: the chains sit in separate regions of the posterior (chain "
-                + ", ".join(f"{c}: {g:.0f}" for c, g in report.separated_chains.items())
-                + " units of log density below the best chain)"
+                f"{_separated(report)}, so every chain was sampled again from the best "
+                "chain's last draw"
             )
-        elif not report.ok:
+            restart = best_chain_draw(trace, model)
+            trace = run(rate, start=restart)
+            clean = int(trace["sample_stats"]["diverging"].sum()) == 0
+            report = check(trace) if clean else None
+        if report is not None and report.separated_chains:  # longer chains stay there
+            notes.append(f"no longer run: {_separated(report)}")
+        elif report is not None and not report.ok:
             notes.append(
                 f"max R-hat {report.worst_rhat:.3f} and min bulk / tail ESS "
                 f"{report.min_ess_bulk:.0f} / {report.min_ess_tail:.0f} over the posterior's "
                 f"variables with {draws} draws and {tune} tuning steps per chain, so the fit "
                 f"was sampled again with {EXTEND_FACTOR * draws} and {EXTEND_FACTOR * tune}"
             )
-            trace, report = run(rate, EXTEND_FACTOR), None
+            trace, report = run(rate, EXTEND_FACTOR, start=restart), None
     return SampledFit(trace, rate, notes, report)
+
+
+def _separated(report: ConvergenceReport) -> str:
+    gaps = ", ".join(f"{c}: {g:.0f}" for c, g in report.separated_chains.items())
+    return (
+        f"chains in separate regions of the posterior (chain {gaps} units of log density "
+        "below the best chain)"
+    )
+
+
+def best_chain_draw(trace: xr.DataTree, model: Any) -> dict[str, np.ndarray]:
+    """Return the last draw of the chain with the highest mean log density, per variable.
+
+    The start of a restart after :attr:`ConvergenceReport.separated_chains`: a chain that
+    warmed up into a minor mode (far lower log density) stays there, so every chain starts
+    again from the main mode.
+    """
+    stats = trace["sample_stats"].to_dataset()
+    post = trace["posterior"].to_dataset()
+    lp = chain_logp(stats)
+    best = int(np.argmax(lp.mean(axis=1))) if lp is not None else 0
+    names = [rv.name for rv in model.free_RVs if rv.name in post]
+    return {v: np.asarray(post[v].isel(chain=best, draw=-1).values) for v in names}
