@@ -203,3 +203,41 @@ def test_aggregated_likelihood_equals_the_per_row_one(form):
     # the gradients agree exactly (same posterior geometry)
     g_rows, g_agg = rows.compile_dlogp(), agg.compile_dlogp()
     np.testing.assert_allclose(g_rows(point), g_agg(point), rtol=1e-8, atol=1e-8)
+
+
+def test_a_short_surface_run_that_misses_is_sampled_once_more_with_longer_chains(monkeypatch):
+    """The surface fit follows the n-law's policy: a run without divergences that misses
+    R-hat or ESS is sampled again with twice the draws and tuning steps, said in the note;
+    the report is the same as one computed afresh."""
+    import pandas as pd
+
+    import bayes_scaling.models.sampling_policy as sampling_policy
+    from bayes_scaling.models.diagnostics import ConvergenceReport
+
+    calls: list = []
+    real = sampling_policy.sample_model
+
+    def recording(model, **kwargs):
+        calls.append((kwargs["draws"], kwargs["tune"]))
+        trace = real(model, **kwargs)
+        trace["sample_stats"]["diverging"].values[:] = False  # test the ESS branch only
+        return trace
+
+    monkeypatch.setattr(sampling_policy, "sample_model", recording)
+    table = simulate_surface("effective_data", rng=5)
+    with pytest.warns(Warning):  # 2 x 40 draws still miss ESS 400: reported
+        model = SurfaceModel(form="effective_data", draws=40, tune=40, chains=2, **SETTINGS).fit(
+            table
+        )
+    assert calls == [(40, 40), (80, 80)]
+    assert "so the fit was sampled again with 80 and 80" in model.convergence.note
+    assert model.convergence.n_draws == 2 * 80
+    pd.testing.assert_frame_equal(
+        model.convergence.table, ConvergenceReport.from_idata(model.idata).table
+    )
+    quiet = SurfaceModel(
+        form="effective_data", draws=40, tune=40, chains=2, check_convergence=False, **SETTINGS
+    )
+    calls.clear()
+    quiet.fit(table)
+    assert calls == [(40, 40)]

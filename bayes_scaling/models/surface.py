@@ -14,8 +14,13 @@ entry point that re-exports the surface model's other parts:
   save, load).
 
 Every seed row is one observation, so LOO (``az.loo``) leaves out one fitted model's error.
-The sampling backend is the package's (:func:`sample_model`: nutpie by default, PyMC or
-NumPyro on request).
+The sampling backend is the package's (``sample_model``: nutpie by default, PyMC or
+NumPyro on request), run through the n-law's sampling policy
+(:func:`~bayes_scaling.models.sampling_policy.sample_with_fallback` at the form's one
+``target_accept``): with the convergence check on, a run without divergences that misses
+R-hat or ESS is sampled once more with twice the draws and tuning steps, and a chain that
+warmed up into a minor mode makes every chain start again from the best chain's last draw
+(the report's note says which).
 
 Use :func:`compare_surface_forms` to let LOO choose between the forms, and
 :meth:`SurfaceModel.surface_posterior` for everything downstream (decisions in
@@ -38,7 +43,8 @@ from bayes_scaling.constants import CREDIBLE_INTERVAL, DEFAULT_SEED
 from bayes_scaling.exceptions import BayesScalingError
 from bayes_scaling.models._fitted import FittedState
 from bayes_scaling.models.diagnostics import ConvergenceReport
-from bayes_scaling.models.samplers import check_sampler, sample_model
+from bayes_scaling.models.samplers import check_sampler
+from bayes_scaling.models.sampling_policy import sample_with_fallback
 from bayes_scaling.models.surface_data import SurfaceData, prepare_surface
 from bayes_scaling.models.surface_forms import (
     SHARED_PARAMS,
@@ -129,7 +135,8 @@ class SurfaceModel(FittedState):
         Seed (default :data:`~bayes_scaling.constants.DEFAULT_SEED`); same seed, same draws.
     check_convergence : bool
         Warn loudly (:class:`~bayes_scaling.models.ConvergenceWarning`) when the fit fails
-        the divergence / R-hat / ESS thresholds.
+        the divergence / R-hat / ESS thresholds, and allow the longer run and the restart
+        of the sampling policy (module docstring). ``False`` runs once.
 
     Attributes
     ----------
@@ -232,20 +239,27 @@ class SurfaceModel(FittedState):
         data = prepare_surface(table, metric=self.metric)
         model = build_surface_model(data, self.form, priors, self.centred)
         seed = DEFAULT_SEED if self.random_seed is None else int(self.random_seed)
-        trace = sample_model(
+        run = sample_with_fallback(
             model,
+            centring="",
+            target_accept=accept,
+            initial_values=None,
             sampler=self.sampler,
             draws=self.draws,
             tune=self.tune,
             chains=self.chains,
+            cores=None,
             random_seed=seed,
+            cache_key=None,
             sampler_kwargs=self._sampler_kwargs(accept),
+            extend=self.check_convergence,
         )
         self.data_ = data
         self.model_ = model
-        self.idata_ = self._assemble(trace, data)
+        self.idata_ = self._assemble(run.trace, data)
         self.idata_.attrs.update(surface_root_attrs(self, data, seed))
-        self.convergence_ = self._report()
+        self.idata_.attrs["sampling_note"] = "; ".join(run.notes)
+        self.convergence_ = ConvergenceReport.from_idata(self.idata_, known=run.report)
         if self.check_convergence:
             self.convergence_.warn(stacklevel=2)
         return self
