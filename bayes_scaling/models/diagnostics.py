@@ -3,7 +3,9 @@
 Every variable of the posterior is checked, element by element: the hyper-parameters
 (population means, spreads), the group effects, the per-curve latent parameters, the noise
 scales and the derived curve parameters (D, alpha, C). A fit whose hyper-parameters mix badly
-is not converged even when its curve parameters look fine.
+is not converged even when its curve parameters look fine. The chains' mean log densities
+are compared too (:func:`chain_separation`): a chain far below the best one sits in a
+separate, minor mode, which the report names.
 """
 
 from __future__ import annotations
@@ -333,7 +335,7 @@ def chain_separation(stats: xr.Dataset) -> dict[int, float]:
         return {}
     means = lp.mean(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ess = np.array([array_ess_one(chain) for chain in lp])
+        ess = np.array([_chain_ess(chain) for chain in lp])
     se2 = lp.var(axis=1, ddof=1) / np.clip(ess, 1.0, None)
     best = int(np.argmax(means))
     out = {}
@@ -344,7 +346,7 @@ def chain_separation(stats: xr.Dataset) -> dict[int, float]:
     return out
 
 
-def array_ess_one(draws: np.ndarray) -> float:
+def _chain_ess(draws: np.ndarray) -> float:
     """Bulk ESS of one chain's draws (ArviZ)."""
     from arviz_stats.base import array_stats
 
