@@ -333,9 +333,11 @@ def chain_separation(stats: xr.Dataset) -> dict[int, float]:
     lp = chain_logp(stats)
     if lp is None or lp.shape[0] < 2:
         return {}
+    from arviz_stats.base import array_stats
+
     means = lp.mean(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ess = np.array([_chain_ess(chain) for chain in lp])
+    with np.errstate(divide="ignore", invalid="ignore"):  # each chain's own bulk ESS
+        ess = np.asarray(array_stats.ess(lp[:, None, :], method="bulk"), dtype=float)
     se2 = lp.var(axis=1, ddof=1) / np.clip(ess, 1.0, None)
     best = int(np.argmax(means))
     out = {}
@@ -344,13 +346,6 @@ def chain_separation(stats: xr.Dataset) -> dict[int, float]:
         if gap > SEPARATION_LOGP and gap > SEPARATION_SE * np.sqrt(se2[best] + se2[c]):
             out[c] = gap
     return out
-
-
-def _chain_ess(draws: np.ndarray) -> float:
-    """Bulk ESS of one chain's draws (ArviZ)."""
-    from arviz_stats.base import array_stats
-
-    return float(array_stats.ess(np.asarray(draws, dtype=float)[None, :], method="bulk"))
 
 
 def _name(parameter: str, element: str) -> str:

@@ -88,9 +88,8 @@ def start_values(
     ls = _fit_prepared(data, law)
     theta = np.column_stack([ls[p].to_numpy(dtype=float) for p in P])
     se = np.column_stack([ls[f"se_{p}"].to_numpy(dtype=float) for p in P])
-    lims = START_LIMITS
     for j, p in enumerate(P):
-        theta[:, j] = np.clip(np.nan_to_num(theta[:, j], nan=0.0), *lims[p])
+        theta[:, j] = np.clip(np.nan_to_num(theta[:, j], nan=0.0), *START_LIMITS[p])
     if point_noise:
         se = se * point_noise_factor(data, law, ls)[:, None]
     se = np.clip(np.nan_to_num(se, nan=10.0, posinf=10.0), 1e-3, 10.0)
@@ -109,7 +108,8 @@ def start_values(
     start["mu_log_sigma"] = np.asarray(log_sigma.mean())
     if "log_alpha2" in law.extra:
         start["log_alpha2"] = np.clip(
-            np.nan_to_num(ls["log_alpha2"].to_numpy(dtype=float), nan=0.0), *lims["log_alpha"]
+            np.nan_to_num(ls["log_alpha2"].to_numpy(dtype=float), nan=0.0),
+            *START_LIMITS["log_alpha"],
         )
     if "log_break" in law.extra:
         start["log_break"] = np.clip(
