@@ -29,6 +29,10 @@ Cases (``--only`` picks a subset; default all but the heterogeneous sets):
     compile time (measured separately), divergences, max R-hat, min bulk ESS, min ESS per
     second of both, the ratios, and the issue's targets (ours <= 15 s, 0 divergences,
     min ESS/s >= 50x the naive model's).
+    ``ours-graph`` (skip with ``--no-graph``) is our model again with nutpie sampling
+    PyTensor's compiled graph instead of the hand-written fused log density
+    (:mod:`bayes_scaling.models.fused_density`, environment ``BAYES_SCALING_FUSED_DENSITY=0``):
+    the same posterior, so the ratio is what the fused function buys.
     ``plain`` (skip with ``--no-plain``) is issue 15's reference, a plain
     reparameterisation (:func:`plain_model`: error at a reference size, gap share, log
     alpha; non-centred crossed effects; seed-aggregated; one pooled noise sd; nutpie), with
@@ -79,7 +83,11 @@ sys.path.insert(0, str(ROOT))
 
 from bayes_scaling.curves import curve_ids, normalised_error, read_curves  # noqa: E402
 from bayes_scaling.models import ScalingLawModel  # noqa: E402
-from bayes_scaling.models.samplers import nutpie_compile_settings  # noqa: E402
+from bayes_scaling.models.samplers import (  # noqa: E402
+    FUSED_ENV,
+    fused_density_of,
+    nutpie_compile_settings,
+)
 from bayes_scaling.pipeline import select_curves  # noqa: E402
 from bayes_scaling.simulate import draw_curve_params, simulate_curves  # noqa: E402
 
@@ -173,7 +181,10 @@ def real_curves(path: Path) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- our model
-def fit_ours(curves: pd.DataFrame, args: argparse.Namespace, compile_too: bool = False) -> dict:
+def fit_ours(curves: pd.DataFrame, args: argparse.Namespace, compile_too: bool = False,
+             fused: bool = True) -> dict:
+    """``ScalingLawModel`` with the package defaults (or the command line's overrides);
+    ``fused=False``: nutpie samples PyTensor's graph instead of the fused log density."""
     extra = {}
     if args.centring is not None:
         extra["centring"] = args.centring
@@ -185,7 +196,9 @@ def fit_ours(curves: pd.DataFrame, args: argparse.Namespace, compile_too: bool =
         extra["tune"] = args.tune
     model = ScalingLawModel(draws=args.draws, chains=args.chains,
                             random_seed=args.seed, **extra)
-    wall = timed_fit(model, curves)
+    with fused_switch(fused):
+        wall = timed_fit(model, curves)
+        compile_s = compile_time(model.build_model(curves), lean=True) if compile_too else None
     s = model.summary(level="curve")
     s = s[s["parameter"].isin(["D", "alpha", "C"]) & (s["scale"] != "original")]
     stats = model.idata["sample_stats"]
@@ -198,8 +211,23 @@ def fit_ours(curves: pd.DataFrame, args: argparse.Namespace, compile_too: bool =
         "ess": float(s["ess_bulk"].min()),
         "worst": f"{worst['parameter']}[{worst['name']}]",
         "curves": int(s["name"].nunique()),
-        "compile": compile_time(model.build_model(curves), lean=True) if compile_too else None,
+        "compile": compile_s,
     }
+
+
+@contextlib.contextmanager
+def fused_switch(on: bool):
+    """Sample the fused log density (package default) or, ``on=False``, PyTensor's graph."""
+    old = os.environ.get(FUSED_ENV)
+    if not on:
+        os.environ[FUSED_ENV] = "0"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(FUSED_ENV, None)
+        else:
+            os.environ[FUSED_ENV] = old
 
 
 def timed_fit(model: ScalingLawModel, curves: pd.DataFrame) -> float:
@@ -217,7 +245,8 @@ def compile_time(pm_model, lean: bool = False) -> float:
     import nutpie
 
     t0 = time.perf_counter()
-    with nutpie_compile_settings() if lean else contextlib.nullcontext({}) as options:
+    fused = fused_density_of(pm_model) if lean else None
+    with nutpie_compile_settings(fused) if lean else contextlib.nullcontext({}) as options:
         nutpie.compile_pymc_model(pm_model, **options)
     return time.perf_counter() - t0
 
@@ -438,6 +467,9 @@ def main() -> None:
                          "nuts_sampler='pymc', or both (default)")
     ap.add_argument("--no-plain", action="store_true",
                     help="skip the plain reparameterisation (issue 15's reference)")
+    ap.add_argument("--no-graph", action="store_true",
+                    help="skip 'ours-graph' (our model sampled through PyTensor's graph "
+                         "instead of the fused log density)")
     ap.add_argument("--curves", type=Path, default=ROOT / "data" / "curves" / "curves.csv")
     args = ap.parse_args()
     logging.getLogger("pymc").setLevel(logging.WARNING)
@@ -482,6 +514,8 @@ def main() -> None:
         curves = data("sim18")
         ours18 = fit_ours(curves, args, compile_too=True)
         report("compare", "ours", ours18)
+        if not args.no_graph:
+            report("compare", "ours-graph", fit_ours(curves, args, compile_too=True, fused=False))
         if args.naive in ("default", "both"):
             report("compare", "naive", fit_naive(curves, args, None))
         if args.naive in ("pymc", "both"):
@@ -509,7 +543,7 @@ def main() -> None:
         print(row(case, model, r))
     comp = {m: r for c, m, r in results if c == "compare"}
     o = comp.get("ours")
-    for name in ("naive", "naive-pymc", "plain"):
+    for name in ("ours-graph", "naive", "naive-pymc", "plain"):
         if o is None or name not in comp:
             continue
         nv = comp[name]
@@ -527,6 +561,8 @@ def main() -> None:
             print(f"  min ESS/s excl. compile  ours / {name} = "
                   f"{ess_per_s(o, True) / ess_per_s(nv, True):.2f}x")
         ratio = ess_per_s(o) / ess_per_s(nv)
+        if name == "ours-graph":  # the same model: what the fused log density buys
+            continue
         want = 2 if name == "plain" else 50  # issue 15: >= 2x the plain reparameterisation
         print(f"  issue targets   wall <= 15 s: {'PASS' if o['wall'] <= 15 else 'MISS'} "
               f"({o['wall']:.1f} s); divergences 0: {'PASS' if o['div'] == 0 else 'MISS'}; "

@@ -101,6 +101,12 @@ def test_lean_glue_is_scoped_and_restores_nutpies_builders():
     assert (cp._make_c_logp_func, cp._make_c_expand_func) == own
     with nutpie_glue.lean_glue(enabled=False) as options:
         assert cp._make_c_logp_func is own[0] and options == {}
+    # with a fused log density the builders are wrapped, and restored all the same
+    make_functions = cp._make_functions
+    if nutpie_glue.applies():
+        with nutpie_glue.lean_glue(fused=object()):
+            assert cp._make_c_logp_func is not own[0] and cp._make_functions is not make_functions
+    assert (cp._make_c_logp_func, cp._make_functions) == (own[0], make_functions)
 
 
 def test_lean_glue_is_not_applied_to_other_nutpie_versions(monkeypatch):

@@ -28,6 +28,7 @@ from bayes_scaling.models.assemble import assemble_idata, derived, fit_report
 from bayes_scaling.models.centring import MIN_RESIDUAL_DOF, centring_weights
 from bayes_scaling.models.diagnostics import ConvergenceReport
 from bayes_scaling.models.fitted_outputs import FittedCurveOutputs
+from bayes_scaling.models.fused_density import fused_density
 from bayes_scaling.models.graph import Likelihood, build_pymc_model, latent_to_theta
 from bayes_scaling.models.laws import ScalingLaw, get_law
 from bayes_scaling.models.persistence import load_model, root_attrs, save_model
@@ -304,6 +305,17 @@ class ScalingLawModel(FittedCurveOutputs):
             centring=centring,
             observed_rvs=observed_rvs,
             point_noise=bool(self.point_noise),
+        )
+        # the same log density in one numba function, for nutpie (None: not implemented)
+        model.fused_density = fused_density(
+            model,
+            data,
+            law=law,
+            priors=priors,
+            likelihood=likelihood,
+            aggregate=aggregate,
+            point_noise=bool(self.point_noise),
+            observed_rvs=observed_rvs,
         )
         return model, centring, start
 

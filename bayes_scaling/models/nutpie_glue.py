@@ -22,7 +22,10 @@ that
   directory and a later process loads them (about 1.5 s instead of 6 s per model
   structure; ``tests/test_model_samplers.py`` checks the reload and the same draws).
 
-PyTensor's compiled graph, which does the arithmetic, is untouched. ``nutpie.with_data``
+PyTensor's compiled graph does the arithmetic, unless a hand-written fused log density
+is given (``lean_glue(fused=...)``, :mod:`bayes_scaling.models.fused_density`): the log
+density callback then calls that instead, with the same data tables, and its key is made of
+the generated source, the fused function's source and its layout arrays. ``nutpie.with_data``
 still swaps the data without recompiling. The replacement is applied only to the nutpie
 versions it was written against (:data:`NUTPIE_VERSIONS`) and only while a model is
 compiled; with any other version nutpie's own glue is used, uncached.
@@ -63,6 +66,8 @@ def applies() -> bool:
         if fn is None or list(inspect.signature(fn).parameters) != args:
             return False
     if not callable(getattr(cp, "address_as_void_pointer", None)):
+        return False
+    if not callable(getattr(cp, "_make_functions", None)):
         return False
     try:
         from pytensor.link.numba.cache import (
@@ -144,15 +149,20 @@ def _compile_source(name: str, src: str, inner: Any) -> Any:
     return compile_numba_function_src(src, name, env, cache_key=key)
 
 
-def _logp_glue(n_dim, logp_fn, user_data, shared_keys, shared_data):  # noqa: D103
+def _logp_glue(n_dim, logp_fn, user_data, shared_keys, shared_data, fused=None):  # noqa: D103
     read, args = _read_inputs(n_dim, user_data, list(shared_keys), shared_data)
+    call = f"logp_val, grad = inner({args})"
+    if fused is not None:  # (FusedDensity, names of the graph's shared inputs in key order)
+        density, names = fused
+        slots = [f"s{names.index(t)}" if t in names else "EMPTY" for t in _fused_tables()]
+        call = f"logp_val, grad = fused(x, {', '.join(slots)}, LAYOUT, CONSTS)"
     lines = [
         "def logp_glue(dim, x_, out_, logp_, user_data_):",
         f"    if dim != {n_dim}:",
         "        return -1",
         "    try:",
         *read,
-        f"        logp_val, grad = inner({args})",
+        f"        {call}",
         "        logp_[0] = logp_val",
         "        finite = True",
         f"        for i in range({n_dim}):",
@@ -167,8 +177,40 @@ def _logp_glue(n_dim, logp_fn, user_data, shared_keys, shared_data):  # noqa: D1
         "        return 1",
         "    return 0",
     ]
-    fn = _compile_source("logp_glue", "\n".join(lines) + "\n", logp_fn)
+    src = "\n".join(lines) + "\n"
+    if fused is None:
+        fn = _compile_source("logp_glue", src, logp_fn)
+    else:
+        fn = _compile_fused_source(src, fused[0])
     return fn, _c_signature(sizes=1, arrays=3)  # (dim, x, grad out, logp out, user data)
+
+
+def _fused_tables() -> tuple[str, ...]:
+    from bayes_scaling.models.fused_density import TABLES
+
+    return TABLES
+
+
+def _compile_fused_source(src: str, density: Any) -> Any:
+    """Compile the log density callback ``src``, which calls the fused function ``fused``."""
+    import numba
+    from nutpie.compile_pymc import address_as_void_pointer
+    from pytensor.link.numba.cache import compile_numba_function_src
+
+    from bayes_scaling.models.fused_kernel import log_density_and_gradient
+
+    key = hashlib.sha256(f"{GLUE_VERSION}\n{src}\n{density.source_key()}".encode()).hexdigest()
+    env = {
+        "__name__": __name__,
+        "numba": numba,
+        "np": np,
+        "address_as_void_pointer": address_as_void_pointer,
+        "fused": log_density_and_gradient,
+        "LAYOUT": density.layout,  # frozen into the compiled callback; part of the key
+        "CONSTS": density.constants,
+        "EMPTY": np.zeros((0, 0)),
+    }
+    return compile_numba_function_src(src, "logp_glue", env, cache_key=key)
 
 
 def _expand_glue(n_dim, n_expanded, expand_fn, user_data, shared_var_keys, shared_data):  # noqa: D103
@@ -192,14 +234,25 @@ def _expand_glue(n_dim, n_expanded, expand_fn, user_data, shared_var_keys, share
     return fn, _c_signature(sizes=2, arrays=2)  # (dim, expanded, x, values out, user data)
 
 
+def _fused_applies(fused: Any, names: list[str], n_dim: int) -> bool:
+    """Whether the fused function can stand in for this graph's log density."""
+    return fused.n_dim == n_dim and {"point_data", "curve_data"} <= set(names)
+
+
 @contextlib.contextmanager
-def lean_glue(enabled: bool = True) -> Iterator[dict[str, Any]]:
+def lean_glue(enabled: bool = True, fused: Any = None) -> Iterator[dict[str, Any]]:
     """Compile nutpie models inside this block with the leaner glue (see the module doc).
 
     Yields the options to pass to ``nutpie.compile_pymc_model`` in the block:
     ``{"cache": True}`` (numba keeps the two callbacks in PyTensor's numba disk cache)
     when the glue is replaced and PyTensor's numba cache is on, else ``{}`` (nutpie's own
     glue must never be cached: it closes over per-process random keys).
+
+    ``fused``: a :class:`~bayes_scaling.models.fused_density.FusedDensity` of the model
+    compiled in the block; its log density callback then calls the fused function instead
+    of PyTensor's graph, which nutpie then compiles without its gradient (its shared inputs
+    are still the data tables the callback reads). It is used only where the graph's shared
+    inputs include the data tables it reads and the sizes match; otherwise nothing changes.
 
     Does nothing when ``enabled`` is false or :func:`applies` is false. The replacement
     is module-wide while the block lasts (another thread's nutpie compilation meanwhile gets
@@ -216,8 +269,32 @@ def lean_glue(enabled: bool = True) -> Iterator[dict[str, Any]]:
         saved: dict[str, Any] = {
             "_make_c_logp_func": cp._make_c_logp_func,
             "_make_c_expand_func": cp._make_c_expand_func,
+            "_make_functions": cp._make_functions,
         }
-        cp._make_c_logp_func, cp._make_c_expand_func = _logp_glue, _expand_glue
+        logp_inputs: list[str] = []  # names of the log density's shared inputs, in key order
+
+        def make_functions(*args: Any, **kwargs: Any) -> Any:
+            if fused is not None and kwargs.get("mode") == "NUMBA":
+                # the fused function computes the gradient: PyTensor's log density graph is
+                # compiled without it (only its shared inputs, the data tables, are needed)
+                out = saved["_make_functions"](*args, **{**kwargs, "compute_grad": False})
+                names = [v.name for v in out[2].get_shared()]
+                if _fused_applies(fused, names, out[0]):
+                    logp_inputs[:] = names
+                    return out
+            out = saved["_make_functions"](*args, **kwargs)
+            logp_inputs[:] = []
+            return out
+
+        def logp_glue(n_dim, logp_fn, user_data, shared_keys, shared_data):  # noqa: ANN001
+            info = (fused, list(logp_inputs)) if logp_inputs else None
+            return _logp_glue(n_dim, logp_fn, user_data, shared_keys, shared_data, info)
+
+        cp._make_c_expand_func = _expand_glue
+        if fused is None:
+            cp._make_c_logp_func = _logp_glue
+        else:
+            cp._make_c_logp_func, cp._make_functions = logp_glue, make_functions
         try:
             yield {"cache": True} if pytensor.config.numba__cache else {}
         finally:

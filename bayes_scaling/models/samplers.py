@@ -113,8 +113,20 @@ def _nutpie_initial_point_func(
     return initial_point
 
 
+#: Environment variable: set to ``0`` to sample PyTensor's graph even where a fused log
+#: density exists (:mod:`bayes_scaling.models.fused_density`; benchmarks compare the two).
+FUSED_ENV: str = "BAYES_SCALING_FUSED_DENSITY"
+
+
+def fused_density_of(model: Any) -> Any:
+    """Return the model's fused log density (``model.fused_density``), unless switched off."""
+    if os.environ.get(FUSED_ENV, "1").strip() in ("0", "false", "no", "off"):
+        return None
+    return getattr(model, "fused_density", None)
+
+
 @contextlib.contextmanager
-def nutpie_compile_settings() -> Iterator[dict[str, Any]]:
+def nutpie_compile_settings(fused: Any = None) -> Iterator[dict[str, Any]]:
     """Compile nutpie models inside this block as the package does.
 
     Yields the options to pass to ``nutpie.compile_pymc_model`` (``cache=True`` for the
@@ -129,11 +141,13 @@ def nutpie_compile_settings() -> Iterator[dict[str, Any]]:
     from numba's on-disk cache, so the same seed gave other draws on a machine's first fit
     of a model structure than on later ones (``tests/test_model_samplers.py``); without it
     the draws are the same, and sampling is no slower (benchmarks/README.md, stop 20).
+    ``fused``: the model's :class:`~bayes_scaling.models.fused_density.FusedDensity`, if
+    any: nutpie's log density callback then calls it instead of PyTensor's graph.
     """
     import pytensor
 
     flags = {"numba__fastmath": False, "traceback__limit": 0}
-    with lean_glue() as options, pytensor.config.change_flags(**flags):
+    with lean_glue(fused=fused) as options, pytensor.config.change_flags(**flags):
         yield options
 
 
@@ -152,13 +166,15 @@ def _sample_nutpie(
     import nutpie
 
     compiled = None
+    fused = fused_density_of(model)
     if cache_key is not None:
+        cache_key = (cache_key, fused is not None)
         with _CACHE_LOCK:
             compiled = _COMPILED.get(cache_key)
             if compiled is not None:
                 _COMPILED.move_to_end(cache_key)
     if compiled is None:
-        with nutpie_compile_settings() as options:
+        with nutpie_compile_settings(fused) as options:
             if initial_values:  # nutpie's own start function takes them: no second compile
                 fixed = set(initial_values)
                 compiled = nutpie.compile_pymc_model(
