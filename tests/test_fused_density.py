@@ -46,6 +46,8 @@ CASES = {
     ),
     "m slope": (lambda: m_curves()[0], {}),
     "power law": (standard_curves, {"law": "power"}),
+    "mmf law": (_eighteen, {"law": "mmf"}),
+    "mmf law, m slope": (lambda: m_curves()[0], {"law": "mmf"}),
     "halfnormal spreads": (standard_curves, {"priors": {"sd_family": "halfnormal"}}),
     "non-centred": (_eighteen, {"centring": "noncentred"}),
     "centred": (_eighteen, {"centring": "centred"}),
@@ -136,14 +138,13 @@ def test_nutpies_callback_calls_it_and_reads_new_data():
 @pytest.mark.parametrize(
     ("make", "kwargs"),
     [
-        (standard_curves, {"law": "mmf"}),
         (standard_curves, {"law": "broken_power"}),
         (standard_curves, {"point_noise": True}),
         (standard_curves, {"likelihood": "studentt"}),
         (standard_curves, {"aggregate": False}),
         (single_curve, {}),
     ],
-    ids=["mmf", "broken_power", "point noise", "studentt", "per seed", "one curve"],
+    ids=["broken_power", "point noise", "studentt", "per seed", "one curve"],
 )
 def test_structures_it_does_not_implement_use_pytensors_graph(make, kwargs):
     model = ScalingLawModel(**kwargs).build_model(make())

@@ -15,11 +15,11 @@ specification (priors, start values, prior predictive, the other samplers), and
 supported structure.
 
 Supported (:func:`fused_density` returns ``None`` otherwise, and PyTensor's graph is used):
-several curves, the laws ``power_gap`` and ``power``, the seed-aggregated Normal likelihood
-written as a ``pm.Potential`` (the default), any grouping columns (pooled or fixed effects,
-excluded levels), the ``m`` slope, Gamma or HalfNormal spread priors. Not: a single curve,
-the asymptotic laws (``broken_power``, ``mmf``), the shared point noise, the Student-t or
-per-seed likelihoods, observed-variable graphs.
+several curves, the laws ``power_gap``, ``power`` and ``mmf``, the seed-aggregated Normal
+likelihood written as a ``pm.Potential`` (the default), any grouping columns (pooled or
+fixed effects, excluded levels), the ``m`` slope, Gamma or HalfNormal spread priors. Not: a
+single curve, ``broken_power``, the shared point noise, the Student-t or per-seed
+likelihoods, observed-variable graphs.
 
 The function reads the model's three packed data tables (``point_data``, ``curve_data``,
 ``group_data``: :func:`~bayes_scaling.models.graph.packed_data`) as nutpie holds them, so a
@@ -43,15 +43,16 @@ from bayes_scaling.models.graph import contrast_dim, is_pooled
 from bayes_scaling.models.priors import sd_prior
 
 #: The laws the fused function implements (their ids in the layout).
-LAW_IDS: dict[str, int] = {"power": 0, "power_gap": 1}
+LAW_IDS: dict[str, int] = {"power": 0, "power_gap": 1, "mmf": 2}
 #: The packed data tables the function reads, in its argument order.
 TABLES: tuple[str, ...] = ("point_data", "curve_data", "group_data")
 
 # Layout header: positions in FusedDensity.layout (read by the kernel module).
 _LAW, _P, _NG, _MU, _MSLOPE, _TAUC, _RAW, _MLS, _TLS, _LS = range(10)
 _PX, _PK, _PYBAR, _PSS, _PCURVE, _CWEIGHT, _CLOGM, _SDFAM = range(10, 18)
+_BREAK, _CBLOC, _CBSCALE = range(18, 21)  # mmf: log_break offset, its prior's columns
 #: Length of the layout's header; then :data:`GROUP_FIELDS` integers per grouping column.
-HEADER = 18
+HEADER = 21
 #: Per grouping column: pooled, levels, tau offset, z offset, curve_data index column,
 #: group_data weight column.
 GROUP_FIELDS = 6
@@ -114,7 +115,6 @@ def fused_density(
     if (
         data.n_curves < 2
         or law.name not in LAW_IDS
-        or law.extra
         or likelihood != "normal"
         or not aggregate
         or observed_rvs
@@ -135,6 +135,7 @@ def fused_density(
     expected |= {f"tau_{g.column}" for g in data.groups if is_pooled(g)}
     if data.has_m_slope:
         expected.add("m_slope")
+    expected |= set(law.extra)  # mmf: log_break
     if set(offsets) != expected:
         return None  # a graph this module does not know
     columns = {t: [str(c) for c in model.coords.get(f"{t}_column", ())] for t in TABLES}
@@ -159,6 +160,12 @@ def fused_density(
     if data.has_m_slope:
         head[_MSLOPE], head[_CLOGM] = offsets["m_slope"], col("curve_data", "curve_log_m")
     head[_SDFAM] = 0 if priors.sd_family == "gamma" else 1
+    if "log_break" in law.extra:
+        head[_BREAK] = offsets["log_break"]
+        head[_CBLOC], head[_CBSCALE] = (
+            col("curve_data", "break_loc"),
+            col("curve_data", "break_scale"),
+        )
     groups = []
     for g in data.groups:
         pooled = is_pooled(g)

@@ -28,6 +28,9 @@ from bayes_scaling.models.fused_density import (
     _PYBAR,
     _RAW,
     _SDFAM,
+    _BREAK,
+    _CBLOC,
+    _CBSCALE,
     _TAUC,
     _TLS,
     GROUP_FIELDS,
@@ -46,6 +49,13 @@ def _softplus(z: float) -> float:
     if z < 33.3:
         return z + math.exp(-z)
     return z
+
+
+@numba.njit(cache=True, inline="always")
+def _softplus_and_sigmoid(u: float) -> tuple[float, float]:
+    """Return ``softplus(u)`` and its derivative ``sigmoid(u)`` from one exponential."""
+    e = math.exp(-abs(u))
+    return max(u, 0.0) + math.log1p(e), (1.0 if u >= 0.0 else e) / (1.0 + e)
 
 
 @numba.njit(cache=True, inline="always")
@@ -208,17 +218,27 @@ def log_density_and_gradient(  # noqa: C901 - one pass, written out on purpose
 
     # the likelihood: per point -k log sigma - (k (ybar - m)^2 + ss) / (2 sigma^2)
     law = layout[_LAW]
+    brk0 = layout[_BREAK]
     g_theta = np.zeros((n_curves, P))
-    log_c = np.empty(n_curves)  # power_gap: log C = log e_ref - softplus(-logit g)
-    sig_gap = np.empty(n_curves)  # power_gap: sigmoid(-logit g)
+    log_c = np.empty(n_curves)  # gap laws: log C = log e_ref - softplus(-logit g)
+    sig_gap = np.empty(n_curves)  # gap laws: sigmoid(-logit g)
     alpha = np.empty(n_curves)
     prec = np.empty(n_curves)
+    s0 = np.empty(n_curves)  # mmf: softplus(-alpha x_b) and its sigmoid
+    sig0 = np.empty(n_curves)
     for c in range(n_curves):
         alpha[c] = math.exp(theta[c, P - 1])
         prec[c] = math.exp(-2.0 * x[ls0 + c])
-        if law == 1:
+        if law >= 1:
             log_c[c] = theta[c, 0] - _softplus(-theta[c, 1])
             sig_gap[c] = _sigmoid(-theta[c, 1])
+        if law == 2:  # log_break ~ Normal(break_loc, break_scale), per curve
+            xb = x[brk0 + c]
+            s0[c], sig0[c] = _softplus_and_sigmoid(-alpha[c] * xb)
+            loc, scale = curve[c, layout[_CBLOC]], curve[c, layout[_CBSCALE]]
+            d, r = _normal(xb, loc, math.log(scale))
+            lp += d
+            grad[brk0 + c] -= r
     pxc, pkc, pyc, psc, pcc = (
         layout[_PX],
         layout[_PK],
@@ -230,15 +250,16 @@ def log_density_and_gradient(  # noqa: C901 - one pass, written out on purpose
         c = int(point[i, pcc])
         xi, k = point[i, pxc], point[i, pkc]
         a = alpha[c]
-        if law == 1:
-            # softplus(u) and sigmoid(u) from one exponential: e = exp(-|u|)
-            u = -theta[c, 1] - a * xi
-            e = math.exp(-abs(u))
-            mean = log_c[c] + max(u, 0.0) + math.log1p(e)
-            su = (1.0 if u >= 0.0 else e) / (1.0 + e)
-        else:
+        if law == 1:  # log C + softplus(-logit g - alpha x)
+            sp, su = _softplus_and_sigmoid(-theta[c, 1] - a * xi)
+            mean = log_c[c] + sp
+        elif law == 2:  # log C + softplus(s0 - softplus(alpha (x - x_b)) - logit g)
+            xb = x[brk0 + c]
+            q, sv = _softplus_and_sigmoid(a * (xi - xb))
+            sp, su = _softplus_and_sigmoid(s0[c] - q - theta[c, 1])
+            mean = log_c[c] + sp
+        else:  # log e_ref - alpha x
             mean = theta[c, 0] - a * xi
-            su = 0.0
         res = point[i, pyc] - mean
         sq = k * res * res + point[i, psc]
         lp += -k * x[ls0 + c] - 0.5 * sq * prec[c]
@@ -248,6 +269,11 @@ def log_density_and_gradient(  # noqa: C901 - one pass, written out on purpose
         if law == 1:
             g_theta[c, 1] += g_mean * (sig_gap[c] - su)
             g_theta[c, 2] -= g_mean * xi * a * su
+        elif law == 2:
+            g_theta[c, 1] += g_mean * (sig_gap[c] - su)
+            # d inner / d alpha = -x_b sig0 - (x - x_b) sv; d inner / d x_b = alpha (sv - sig0)
+            g_theta[c, 2] -= g_mean * su * a * (xb * sig0[c] + (xi - xb) * sv)
+            grad[brk0 + c] += g_mean * su * a * (sv - sig0[c])
         else:
             g_theta[c, 1] -= g_mean * xi * a
 
