@@ -12,6 +12,9 @@ import numba
 import numpy as np
 
 from bayes_scaling.models.fused_density import (
+    _BREAK,
+    _CBLOC,
+    _CBSCALE,
     _CLOGM,
     _CWEIGHT,
     _LAW,
@@ -28,9 +31,6 @@ from bayes_scaling.models.fused_density import (
     _PYBAR,
     _RAW,
     _SDFAM,
-    _BREAK,
-    _CBLOC,
-    _CBSCALE,
     _TAUC,
     _TLS,
     GROUP_FIELDS,
