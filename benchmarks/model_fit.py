@@ -57,9 +57,12 @@ for the naive model from ``arviz.rhat`` / ``arviz.ess`` on ``log D``, ``log alph
 ``log C`` (rank-normalised diagnostics are invariant to the monotone ``exp``). The target
 (issue): 0 divergences, max R-hat <= 1.01, min bulk ESS >= 400. Wall time is the whole
 ``fit`` (least-squares start, model build, compilation, sampling, post-processing) in a
-fresh process, so the first nutpie fit of a structure includes its numba compile (about 8 s
-here with numba's on-disk cache warm, about 13 s the very first time on a machine); later
-fits of the same structure in the same process reuse the compiled model.
+fresh process (after the libraries every model uses are imported, :data:`WARM_IMPORTS`, so
+the first model timed does not pay the others' imports), so the first nutpie fit of a
+structure includes its compile (with numba's on-disk cache warm, 0.2 s for ours with the
+fused log density, 1-2 s for the PyTensor graphs; several seconds more the very first time
+on a machine); later fits of the same structure in the same process reuse the compiled
+model.
 """
 
 from __future__ import annotations
@@ -181,6 +184,26 @@ def real_curves(path: Path) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- our model
+#: Libraries every model's fit imports on first use (PyMC, nutpie, numba, PyTensor's C and
+#: numba backends, ArviZ, dask via xarray): imported before any timing, so the first model
+#: timed in the process does not pay the others' imports (about 1 s here).
+WARM_IMPORTS: tuple[str, ...] = (
+    "pymc", "nutpie", "nutpie.compile_pymc", "numba", "pytensor.link.numba.linker",
+    "pytensor.link.c.cmodule", "arviz", "arviz_stats", "dask.array", "jinja2", "scipy.stats",
+)  # fmt: skip
+
+
+def warm_imports() -> float:
+    """Import :data:`WARM_IMPORTS`; return the seconds it took."""
+    import importlib
+
+    t0 = time.perf_counter()
+    for name in WARM_IMPORTS:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+    return time.perf_counter() - t0
+
+
 def fit_ours(curves: pd.DataFrame, args: argparse.Namespace, compile_too: bool = False,
              fused: bool = True) -> dict:
     """``ScalingLawModel`` with the package defaults (or the command line's overrides);
@@ -495,6 +518,7 @@ def main() -> None:
     print(f"target: divergences <= {TARGET_DIV}, R-hat <= {TARGET_RHAT}, "
           f"bulk ESS >= {TARGET_ESS:.0f} (over every curve's D, alpha, C)\n", flush=True)
 
+    print(f"imports before timing (WARM_IMPORTS): {warm_imports():.1f} s\n", flush=True)
     results: list[tuple[str, str, dict]] = []
     cache: dict[str, pd.DataFrame] = {}
 

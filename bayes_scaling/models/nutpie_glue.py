@@ -234,6 +234,32 @@ def _expand_glue(n_dim, n_expanded, expand_fn, user_data, shared_var_keys, share
     return fn, _c_signature(sizes=2, arrays=2)  # (dim, expanded, x, values out, user data)
 
 
+@contextlib.contextmanager
+def _stand_in_logp(model: Any) -> Iterator[None]:
+    """Make ``model.logp()`` a sum of the data tables and the values while the block lasts.
+
+    nutpie takes the shared inputs of the compiled log density as the data it hands the
+    callback; the fused callback computes the density itself, so the graph nutpie compiles
+    need only read those tables (a few nodes instead of the model's log density).
+    """
+    import pytensor.tensor as pt
+
+    from bayes_scaling.models.fused_density import TABLES
+
+    tables = [v for v in model.data_vars if v.name in TABLES]
+    had = "logp" in vars(model)
+    saved = vars(model).get("logp")
+    values = list(model.value_vars)  # the flat draw must be an input too
+    model.logp = lambda *args, **kwargs: pt.add(*[pt.sum(v) for v in [*tables, *values]])
+    try:
+        yield
+    finally:
+        if had:
+            model.logp = saved
+        else:
+            del model.logp
+
+
 def _fused_applies(fused: Any, names: list[str], n_dim: int) -> bool:
     """Whether the fused function can stand in for this graph's log density."""
     return fused.n_dim == n_dim and {"point_data", "curve_data"} <= set(names)
@@ -273,16 +299,20 @@ def lean_glue(enabled: bool = True, fused: Any = None) -> Iterator[dict[str, Any
         }
         logp_inputs: list[str] = []  # names of the log density's shared inputs, in key order
 
-        def make_functions(*args: Any, **kwargs: Any) -> Any:
+        def make_functions(model: Any, *args: Any, **kwargs: Any) -> Any:
             if fused is not None and kwargs.get("mode") == "NUMBA":
-                # the fused function computes the gradient: PyTensor's log density graph is
-                # compiled without it (only its shared inputs, the data tables, are needed)
-                out = saved["_make_functions"](*args, **{**kwargs, "compute_grad": False})
+                # the fused function is the log density and its gradient: nutpie compiles a
+                # stand-in that only reads the data tables (its shared inputs, which the
+                # callback reads), without a gradient
+                with _stand_in_logp(model):
+                    out = saved["_make_functions"](
+                        model, *args, **{**kwargs, "compute_grad": False}
+                    )
                 names = [v.name for v in out[2].get_shared()]
                 if _fused_applies(fused, names, out[0]):
                     logp_inputs[:] = names
                     return out
-            out = saved["_make_functions"](*args, **kwargs)
+            out = saved["_make_functions"](model, *args, **kwargs)
             logp_inputs[:] = []
             return out
 
