@@ -34,7 +34,6 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -56,7 +55,6 @@ HEADER = 21
 #: Per grouping column: pooled, levels, tau offset, z offset, curve_data index column,
 #: group_data weight column.
 GROUP_FIELDS = 6
-_KERNEL = Path(__file__).with_name("fused_kernel.py")
 
 
 @dataclass(frozen=True)
@@ -81,7 +79,9 @@ class FusedDensity:
 
     def source_key(self) -> str:
         """Return a hash of what is compiled into a callback: the kernel's source, the arrays."""
-        h = hashlib.sha256(_KERNEL.read_bytes())
+        from bayes_scaling.models.fused_kernel import SOURCE_HASH
+
+        h = hashlib.sha256(SOURCE_HASH.encode())
         h.update(self.layout.tobytes())
         h.update(self.constants.tobytes())
         return h.hexdigest()

@@ -6,7 +6,9 @@ array are :mod:`bayes_scaling.models.fused_density`'s.
 
 from __future__ import annotations
 
+import hashlib
 import math
+from pathlib import Path
 
 import numba
 import numpy as np
@@ -38,6 +40,9 @@ from bayes_scaling.models.fused_density import (
 )
 
 _LOG_2PI = math.log(2.0 * math.pi)
+#: Hash of this module's source as imported (part of every compiled callback's cache key: a
+#: callback compiled with this code is never loaded for other code).
+SOURCE_HASH: str = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
 
 
 @numba.njit(cache=True, inline="always")
@@ -56,6 +61,13 @@ def _softplus_and_sigmoid(u: float) -> tuple[float, float]:
     """Return ``softplus(u)`` and its derivative ``sigmoid(u)`` from one exponential."""
     e = math.exp(-abs(u))
     return max(u, 0.0) + math.log1p(e), (1.0 if u >= 0.0 else e) / (1.0 + e)
+
+
+@numba.njit(cache=True, inline="always")
+def _group(layout: np.ndarray, gi: int) -> tuple[int, int, int, int, int, int]:
+    """Return grouping column ``gi``'s layout: pooled, levels, tau and z offsets, columns."""
+    b = HEADER + gi * GROUP_FIELDS
+    return layout[b], layout[b + 1], layout[b + 2], layout[b + 3], layout[b + 4], layout[b + 5]
 
 
 @numba.njit(cache=True, inline="always")
@@ -128,16 +140,14 @@ def log_density_and_gradient(  # noqa: C901 - one pass, written out on purpose
         for p in range(P):
             lin[c, p] = x[mu0 + p]
     for gi in range(n_groups):
-        base = HEADER + gi * GROUP_FIELDS
-        pooled, L, tau0, z0 = layout[base], layout[base + 1], layout[base + 2], layout[base + 3]
-        icol = layout[base + 4]
+        pooled, L, tau0, z0, icol, gcol = _group(layout, gi)
         K = L - 1
         eff = np.zeros((L + 1, P))  # last row: excluded levels (no effect)
         for p in range(P):
             w = 0.0
             if pooled == 1:
                 lt = x[tau0 + p]
-                w = group[p, layout[base + 5]]
+                w = group[p, gcol]
                 d, dv = _sd_prior(lt, consts[c_gspread + p], consts[c_gspread + P + p], fam)
                 lp += d
                 grad[tau0 + p] += dv
@@ -298,9 +308,7 @@ def log_density_and_gradient(  # noqa: C901 - one pass, written out on purpose
             for p in range(P):
                 grad[ms0 + p] += g_lin[c, p] * curve[c, layout[_CLOGM]]
     for gi in range(n_groups):
-        base = HEADER + gi * GROUP_FIELDS
-        pooled, L, tau0, z0 = layout[base], layout[base + 1], layout[base + 2], layout[base + 3]
-        icol = layout[base + 4]
+        pooled, L, tau0, z0, icol, gcol = _group(layout, gi)
         K = L - 1
         g_eff = np.zeros((L + 1, P))  # last row: excluded levels (no effect)
         for c in range(n_curves):
@@ -310,7 +318,7 @@ def log_density_and_gradient(  # noqa: C901 - one pass, written out on purpose
         for p in range(P):
             scale_e, w = 1.0, 0.0
             if pooled == 1:
-                w = group[p, layout[base + 5]]
+                w = group[p, gcol]
                 scale_e = math.exp((1.0 - w) * x[tau0 + p])
             acc = 0.0  # sum over levels of d/d effect times the unscaled effect
             pre = 0.0  # the Helmert basis's transpose: prefix sums over the levels

@@ -49,7 +49,7 @@ _LOGP_ARGS = ["n_dim", "logp_fn", "user_data", "shared_keys", "shared_data"]
 _EXPAND_ARGS = ["n_dim", "n_expanded", "expand_fn", "user_data", "shared_var_keys", "shared_data"]
 _LOCK = threading.Lock()
 #: Part of every cached callback's key: change it when the generated source's meaning changes.
-GLUE_VERSION: str = "bayes_scaling-nutpie-glue-2"
+GLUE_VERSION: str = "bayes_scaling-nutpie-glue-3"
 
 
 def applies() -> bool:
@@ -121,32 +121,43 @@ def _read_inputs(
     return lines, "x" + "".join(f", s{j}" for j in range(len(keys)))
 
 
-def _compile_source(name: str, src: str, inner: Any) -> Any:
+def _compile_source(
+    name: str,
+    src: str,
+    inner: Any = None,
+    *,
+    salt: str | None = None,
+    env: dict[str, Any] | None = None,
+) -> Any:
     """Python function ``name`` from ``src``, registered for PyTensor's numba disk cache.
 
     ``inner`` is the PyTensor-compiled function the glue calls; its own cache key, the
     glue's source (every constant: sizes, offsets, dtypes) and :data:`GLUE_VERSION` make the
     key, so a cached callback is only ever loaded for the same graph and layout. Without a
     key for ``inner`` (a graph PyTensor does not cache) the key is unique to this compile:
-    numba then still saves the callbacks, under a key no later process asks for.
+    numba then still saves the callbacks, under a key no later process asks for. ``salt``
+    replaces ``inner``'s key (the fused log density's: its kernel source and arrays) and
+    ``env`` adds names the source uses.
     """
     import numba
     from nutpie.compile_pymc import address_as_void_pointer
     from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS, compile_numba_function_src
 
-    py_func = getattr(inner, "py_func", None)
-    inner_key = CACHED_SRC_FUNCTIONS.get(py_func) if py_func is not None else None
-    salt = str(inner_key) if inner_key is not None else uuid.uuid4().hex
+    if salt is None:
+        py_func = getattr(inner, "py_func", None)
+        inner_key = CACHED_SRC_FUNCTIONS.get(py_func) if py_func is not None else None
+        salt = str(inner_key) if inner_key is not None else uuid.uuid4().hex
     key = hashlib.sha256(f"{GLUE_VERSION}\n{src}\n{salt}".encode()).hexdigest()
-    env = {
+    full_env = {
         # the module numba re-imports when it loads the cached callback's environment
         "__name__": __name__,
         "numba": numba,
         "np": np,
         "address_as_void_pointer": address_as_void_pointer,
         "inner": inner,
+        **(env or {}),
     }
-    return compile_numba_function_src(src, name, env, cache_key=key)
+    return compile_numba_function_src(src, name, full_env, cache_key=key)
 
 
 def _logp_glue(n_dim, logp_fn, user_data, shared_keys, shared_data, fused=None):  # noqa: D103
@@ -193,24 +204,15 @@ def _fused_tables() -> tuple[str, ...]:
 
 def _compile_fused_source(src: str, density: Any) -> Any:
     """Compile the log density callback ``src``, which calls the fused function ``fused``."""
-    import numba
-    from nutpie.compile_pymc import address_as_void_pointer
-    from pytensor.link.numba.cache import compile_numba_function_src
-
     from bayes_scaling.models.fused_kernel import log_density_and_gradient
 
-    key = hashlib.sha256(f"{GLUE_VERSION}\n{src}\n{density.source_key()}".encode()).hexdigest()
     env = {
-        "__name__": __name__,
-        "numba": numba,
-        "np": np,
-        "address_as_void_pointer": address_as_void_pointer,
         "fused": log_density_and_gradient,
         "LAYOUT": density.layout,  # frozen into the compiled callback; part of the key
         "CONSTS": density.constants,
         "EMPTY": np.zeros((0, 0)),
     }
-    return compile_numba_function_src(src, "logp_glue", env, cache_key=key)
+    return _compile_source("logp_glue", src, salt=density.source_key(), env=env)
 
 
 def _expand_glue(n_dim, n_expanded, expand_fn, user_data, shared_var_keys, shared_data):  # noqa: D103
