@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from _model_fits import single_curve, standard_curves
 
 import bayes_scaling.models.sampling_policy as sampling_policy
 from bayes_scaling.models import ScalingLawModel
+from bayes_scaling.models.diagnostics import ConvergenceReport
 from bayes_scaling.models.graph import data_column
-from bayes_scaling.models.sampling_policy import AUTO_TARGET_ACCEPT
+from bayes_scaling.models.sampling_policy import (
+    AUTO_TARGET_ACCEPT,
+    EXTEND_FACTOR,
+    MAX_EXTEND_FACTOR,
+    extend_factor,
+)
 
 WEIGHTS: list = []
 SMALL = {"draws": 50, "tune": 50, "chains": 1, "random_seed": 3, "check_convergence": False}
@@ -113,17 +121,53 @@ def _draws_and_tune(kwargs: dict) -> tuple[int, int]:
     return kwargs["draws"], kwargs["tune"]
 
 
+def _longer(calls: list, first: int = 50) -> int:
+    """The longer run's factor, checked to be one run of 2-6 times the first's settings."""
+    assert len(calls) == 2 and calls[0] == (first, first)
+    factor = calls[1][0] // first
+    assert calls[1] == (factor * first, factor * first)
+    assert EXTEND_FACTOR <= factor <= MAX_EXTEND_FACTOR
+    return factor
+
+
 def test_a_run_missing_rhat_or_ess_is_sampled_once_more_with_longer_chains(monkeypatch):
-    """Auto policy with the convergence check: 2x draws and tune, said in the note."""
+    """Auto policy with the convergence check: 2-6x draws and tune, said in the note."""
     curves = standard_curves().query("property == 'p0'")
     calls = _recording(monkeypatch, {}, key=_draws_and_tune)  # no divergences: no 0.99 run
     settings = {**SMALL, "check_convergence": True, "chains": 2}
-    with pytest.warns(Warning):  # 2 x 100 draws still miss ESS 400: reported, loudly
+    with pytest.warns(Warning):  # 2 x 50 draws miss ESS 400 by far: the longest run
         model = ScalingLawModel(**settings).fit(curves)
-    assert calls == [(50, 50), (100, 100)]
-    assert model.convergence_.n_draws == 2 * 100
-    assert "so the fit was sampled again with 100 and 100" in model.convergence_.note
+    factor = _longer(calls)
+    assert factor == MAX_EXTEND_FACTOR
+    assert model.convergence_.n_draws == 2 * 50 * factor
+    assert f"so the fit was sampled again with {50 * factor} and {50 * factor}" in (
+        model.convergence_.note
+    )
     assert not model.convergence_.ok  # a longer run is no promise: still checked
+
+
+def _report(r_hat: float, ess_bulk: float, ess_tail: float) -> ConvergenceReport:
+    table = pd.DataFrame(
+        {"parameter": ["a", "b"], "curve": ["", ""], "r_hat": [1.001, r_hat],
+         "ess_bulk": [4000.0, ess_bulk], "ess_tail": [4000.0, ess_tail]}
+    )  # fmt: skip
+    table["ok"] = (table["r_hat"] <= 1.01) & (table[["ess_bulk", "ess_tail"]].min(axis=1) >= 400)
+    return ConvergenceReport(table, 0, 4000)
+
+
+@pytest.mark.parametrize(
+    ("r_hat", "ess_bulk", "ess_tail", "factor"),
+    [
+        (1.005, 300.0, 500.0, 2),  # 1.5 x 400 / 300 = 2
+        (1.005, 380.0, 390.0, 2),  # a near miss: never less than EXTEND_FACTOR
+        (1.012, 500.0, 500.0, 2),  # 1.5 x 1.2 = 1.8
+        (1.029, 500.0, 206.0, 5),  # 1.5 x max(1.94, 2.9) = 4.35
+        (1.02, 138.0, 56.0, 6),  # 1.5 x 7.1, capped at MAX_EXTEND_FACTOR
+        (float("nan"), 100.0, 100.0, 6),
+    ],
+)
+def test_the_longer_runs_length_follows_the_shortfall(r_hat, ess_bulk, ess_tail, factor):
+    assert extend_factor(_report(r_hat, ess_bulk, ess_tail)) == factor
 
 
 @pytest.mark.parametrize(
@@ -167,8 +211,9 @@ def test_the_longer_run_is_decided_on_every_variable_of_the_report(monkeypatch, 
         model = ScalingLawModel(**{**SMALL, "check_convergence": True, "chains": 2}).fit(curves)
     assert len(judged) == 1 and {"alpha", "D", "C", "theta", "mu", "theta_raw"} <= judged[0]
     if alpha_misses:
-        assert calls == [(50, 50), (100, 100)]
-        assert "so the fit was sampled again with 100 and 100" in model.convergence_.note
+        factor = _longer(calls)  # R-hat 1.5 misses by far: the longest run
+        assert factor == MAX_EXTEND_FACTOR
+        assert f"so the fit was sampled again with {50 * factor}" in model.convergence_.note
     else:
         assert calls == [(50, 50)]
         assert "sampled again" not in model.convergence_.note
@@ -226,6 +271,10 @@ def test_a_chain_in_a_separate_mode_restarts_every_chain_from_the_best(monkeypat
     assert "chain 0: 35 units of log density below the best chain" in note
     assert "every chain was sampled again from the best chain's last draw" in note
     assert ("no longer run" in note) == persists
+    longer = 50
     if not persists:
-        assert starts[2] is restart and "sampled again with 100 and 100" in note
-    assert model.convergence_.n_draws == 2 * (50 if persists else 100)
+        found = re.search(r"sampled again with (\d+) and \1", note)
+        assert starts[2] is restart and found
+        longer = int(found.group(1))
+        assert longer % 50 == 0 and EXTEND_FACTOR <= longer // 50 <= MAX_EXTEND_FACTOR
+    assert model.convergence_.n_draws == 2 * longer

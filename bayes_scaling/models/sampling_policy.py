@@ -15,8 +15,9 @@ backends (:mod:`bayes_scaling.models.samplers`):
     Sample at the first rate; after any divergence, sample again at the next one (same
     compiled model, same seed, same centring weights), and say why in a note. With
     ``extend``, a run without divergences whose sampled parameters miss the R-hat or ESS
-    thresholds is sampled once more with :data:`EXTEND_FACTOR` times the draws and tuning
-    steps (a slowly mixing direction needs longer chains, not a smaller step).
+    thresholds is sampled once more with :func:`extend_factor` times the draws and tuning
+    steps, 2 to 6 times by how far it missed (a slowly mixing direction needs longer
+    chains, not a smaller step).
 """
 
 from __future__ import annotations
@@ -49,8 +50,34 @@ START_LIMITS: dict[str, tuple[float, float]] = {
     "logit_gap": (-5.0, 5.0),
     "log_alpha": (math.log(0.02), math.log(4.0)),
 }
-#: ``extend``: the longer run's draws and tuning steps, as a multiple of the first run's.
+#: ``extend``: the longer run's draws and tuning steps are at least this multiple of the
+#: first run's ...
 EXTEND_FACTOR: int = 2
+#: ... and at most this one (:func:`extend_factor`).
+MAX_EXTEND_FACTOR: int = 6
+#: :func:`extend_factor`: the safety margin on the draws the shortfall asks for.
+EXTEND_MARGIN: float = 1.5
+
+
+def extend_factor(report: ConvergenceReport) -> int:
+    """How many times the draws and tuning steps a longer run takes, from a run's shortfall.
+
+    ESS grows about in proportion to the draws and ``R-hat - 1`` shrinks about in
+    inverse proportion, so the run needs ``max(min_ess / worst ESS, (R-hat - 1) / (max_rhat
+    - 1))`` times its draws; :data:`EXTEND_MARGIN` times that, rounded up, between
+    :data:`EXTEND_FACTOR` and :data:`MAX_EXTEND_FACTOR`. (With a fixed factor of 2, the 130
+    bundled scarce curves, whose MAFA density exponent mixes slowly, missed R-hat after the
+    longer run at every seed tried; they converge with about 6,000 draws per chain;
+    benchmarks/README.md, stop 23.)
+    """
+    ess = min(report.min_ess_bulk, report.min_ess_tail)
+    need_ess = report.min_ess / ess if np.isfinite(ess) and ess > 0 else math.inf
+    rhat = report.worst_rhat
+    need_rhat = (rhat - 1.0) / (report.max_rhat - 1.0) if np.isfinite(rhat) else math.inf
+    need = EXTEND_MARGIN * max(need_ess, need_rhat, 1.0)
+    if not np.isfinite(need):
+        return MAX_EXTEND_FACTOR
+    return int(min(MAX_EXTEND_FACTOR, max(EXTEND_FACTOR, math.ceil(need))))
 
 
 def start_values(
@@ -240,7 +267,8 @@ def sample_with_fallback(
     saying why. With ``extend``, a kept run without divergences whose sampled parameters
     miss the thresholds of :class:`~bayes_scaling.models.diagnostics.ConvergenceReport`
     (R-hat, bulk and tail ESS) is sampled again, same rate and seed, with
-    :data:`EXTEND_FACTOR` times ``draws`` and ``tune``; a note says so. A run with
+    :func:`extend_factor` times ``draws`` and ``tune`` (2 to 6, by how far it missed); a
+    note says so. A run with
     divergences is not extended: longer chains do not remove them. A run whose chains sit in
     separate regions of the posterior (the report's ``separated_chains``: a chain that
     warmed up into a minor mode, far lower log density) is sampled again once, every chain
@@ -297,13 +325,14 @@ def sample_with_fallback(
         if report is not None and report.separated_chains:  # longer chains stay there
             notes.append(f"no longer run: {_separated(report)}")
         elif report is not None and not report.ok:
+            factor = extend_factor(report)
             notes.append(
                 f"max R-hat {report.worst_rhat:.3f} and min bulk / tail ESS "
                 f"{report.min_ess_bulk:.0f} / {report.min_ess_tail:.0f} over the posterior's "
                 f"variables with {draws} draws and {tune} tuning steps per chain, so the fit "
-                f"was sampled again with {EXTEND_FACTOR * draws} and {EXTEND_FACTOR * tune}"
+                f"was sampled again with {factor * draws} and {factor * tune}"
             )
-            trace, report = run(rate, EXTEND_FACTOR, start=restart), None
+            trace, report = run(rate, factor, start=restart), None
     return SampledFit(trace, rate, notes, report)
 
 
