@@ -143,7 +143,9 @@ class ScalingLawModel(FittedCurveOutputs):
         :meth:`fit` when diagnostics miss the thresholds. With ``target_accept="auto"`` it
         also allows one longer run: a kept run without divergences in which any variable
         of the fit's report (sampled or derived) misses R-hat or ESS is sampled again with
-        twice the draws and tuning steps (same seed and compiled model; the note says so).
+        2 to 6 times the draws and tuning steps, by how far it missed
+        (:func:`~bayes_scaling.models.sampling_policy.extend_factor`; same seed and compiled
+        model; the note says so).
         ``False`` (quick fits whose convergence is not needed) runs once.
 
     Examples

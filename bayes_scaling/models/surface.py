@@ -18,7 +18,7 @@ The sampling backend is the package's (``sample_model``: nutpie by default, PyMC
 NumPyro on request), run through the n-law's sampling policy
 (:func:`~bayes_scaling.models.sampling_policy.sample_with_fallback` at the form's one
 ``target_accept``): with the convergence check on, a run without divergences that misses
-R-hat or ESS is sampled once more with twice the draws and tuning steps, and a chain that
+R-hat or ESS is sampled once more with 2 to 6 times the draws and tuning steps, and a chain that
 warmed up into a minor mode makes every chain start again from the best chain's last draw
 (the report's note says which).
 
