@@ -24,6 +24,7 @@ from bayes_scaling.constants import CREDIBLE_INTERVAL
 from bayes_scaling.curves import curves_hash
 from bayes_scaling.decisions import (
     Decision,
+    ceil_significant,
     format_number,
     format_probability,
     percent,
@@ -132,8 +133,9 @@ def _summary_cells(t: TaskSummary) -> tuple[str, ...]:
             needed = "reached today"
         elif math.isfinite(t.n_needed):
             needed = (
-                f"n ≈ {format_number(t.n_needed, sig=2)}\n"
-                f"({format_number(t.more_needed, sig=2)} more)"
+                # a sample size needed is rounded up, as in the decision's sentence
+                f"n ≈ {format_number(ceil_significant(t.n_needed), sig=2)}\n"
+                f"({format_number(ceil_significant(t.more_needed), sig=2)} more)"
             )
         else:
             needed = f"unreachable:\nP = {1 - t.p_gap_below_target:.2f}"

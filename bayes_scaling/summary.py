@@ -34,6 +34,7 @@ import pandas as pd
 from bayes_scaling.constants import CREDIBLE_INTERVAL
 from bayes_scaling.decisions import (
     Decision,
+    ceil_significant,
     check_probability,
     format_number,
     format_probability,
@@ -215,7 +216,7 @@ def recommend(
         gain = format_number(100 * PLATEAU_GAIN, sig=2)
         return _rec("plateau", p_small_gain, f"doubling n gains < {gain} %")
     if math.isfinite(n_needed):
-        reason = f"n ≈ {format_number(n_needed, sig=2)} reaches it"
+        reason = f"n ≈ {format_number(ceil_significant(n_needed), sig=2)} reaches it"
         if math.isfinite(n_now) and n_now > 0 and n_needed > FAR_BEYOND * n_now:
             reason += (
                 f" ({format_number(n_needed / n_now, sig=2)}× today's n: an extrapolation "

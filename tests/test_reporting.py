@@ -253,6 +253,12 @@ def test_a_far_extrapolation_says_so():
     assert "(220,000,000× today's n: an extrapolation far beyond the measured curve)" in far.reason
 
 
+def test_the_n_needed_is_rounded_up():
+    """A sample size needed rounds up (as in the sample-size sentence), never down."""
+    rec = recommend(**{**BASE, "n_needed": 362_000.0})
+    assert "n ≈ 370,000 reaches it" in rec.reason
+
+
 def test_recommendation_rule_thresholds_use_q():
     # P(C >= target) just below q is not a plateau; at q it is
     just_below = recommend(**{**BASE, "p_gap_below_target": 0.11, "n_needed": float("inf")})
