@@ -25,7 +25,7 @@ that
 PyTensor's compiled graph does the arithmetic, unless a hand-written fused log density
 is given (``lean_glue(fused=...)``, :mod:`bayes_scaling.models.fused_density`): the log
 density callback then calls that instead, with the same data tables, and its key is made of
-the generated source, the fused function's source and its layout arrays. ``nutpie.with_data``
+the generated source, the fused kernel's source and its layout arrays. ``nutpie.with_data``
 still swaps the data without recompiling. The replacement is applied only to the nutpie
 versions it was written against (:data:`NUTPIE_VERSIONS`) and only while a model is
 compiled; with any other version nutpie's own glue is used, uncached.
@@ -278,9 +278,10 @@ def lean_glue(enabled: bool = True, fused: Any = None) -> Iterator[dict[str, Any
 
     ``fused``: a :class:`~bayes_scaling.models.fused_density.FusedDensity` of the model
     compiled in the block; its log density callback then calls the fused function instead
-    of PyTensor's graph, which nutpie then compiles without its gradient (its shared inputs
-    are still the data tables the callback reads). It is used only where the graph's shared
-    inputs include the data tables it reads and the sizes match; otherwise nothing changes.
+    of PyTensor's graph, and nutpie compiles a stand-in log density without gradient that
+    only reads the data tables (:func:`_stand_in_logp`: its shared inputs are what the
+    callback is handed). It is used only where those inputs include the tables the kernel
+    reads and the sizes match; otherwise the model's own log density is compiled as usual.
 
     Does nothing when ``enabled`` is false or :func:`applies` is false. The replacement
     is module-wide while the block lasts (another thread's nutpie compilation meanwhile gets
