@@ -49,6 +49,10 @@ CASES = {
     "mmf law": (_eighteen, {"law": "mmf"}),
     "mmf law, m slope": (lambda: m_curves()[0], {"law": "mmf"}),
     "halfnormal spreads": (standard_curves, {"priors": {"sd_family": "halfnormal"}}),
+    "point noise, two kinds": (
+        _aliased_curves, {"groups": ["property", "database"], "point_noise": True},
+    ),
+    "point noise, mmf": (_eighteen, {"law": "mmf", "point_noise": True}),
     "non-centred": (_eighteen, {"centring": "noncentred"}),
     "centred": (_eighteen, {"centring": "centred"}),
 }  # fmt: skip
@@ -139,12 +143,11 @@ def test_nutpies_callback_calls_it_and_reads_new_data():
     ("make", "kwargs"),
     [
         (standard_curves, {"law": "broken_power"}),
-        (standard_curves, {"point_noise": True}),
         (standard_curves, {"likelihood": "studentt"}),
         (standard_curves, {"aggregate": False}),
         (single_curve, {}),
     ],
-    ids=["broken_power", "point noise", "studentt", "per seed", "one curve"],
+    ids=["broken_power", "studentt", "per seed", "one curve"],
 )
 def test_structures_it_does_not_implement_use_pytensors_graph(make, kwargs):
     model = ScalingLawModel(**kwargs).build_model(make())

@@ -17,8 +17,8 @@ supported structure.
 Supported (:func:`fused_density` returns ``None`` otherwise, and PyTensor's graph is used):
 several curves, the laws ``power_gap``, ``power`` and ``mmf``, the seed-aggregated Normal
 likelihood written as a ``pm.Potential`` (the default), any grouping columns (pooled or
-fixed effects, excluded levels), the ``m`` slope, Gamma or HalfNormal spread priors. Not: a
-single curve, ``broken_power``, the shared point noise, the Student-t or per-seed
+fixed effects, excluded levels), the ``m`` slope, the shared point noise, Gamma or
+HalfNormal spread priors. Not: a single curve, ``broken_power``, the Student-t or per-seed
 likelihoods, observed-variable graphs.
 
 The function reads the model's three packed data tables (``point_data``, ``curve_data``,
@@ -50,8 +50,10 @@ TABLES: tuple[str, ...] = ("point_data", "curve_data", "group_data")
 _LAW, _P, _NG, _MU, _MSLOPE, _TAUC, _RAW, _MLS, _TLS, _LS = range(10)
 _PX, _PK, _PYBAR, _PSS, _PCURVE, _CWEIGHT, _CLOGM, _SDFAM = range(10, 18)
 _BREAK, _CBLOC, _CBSCALE = range(18, 21)  # mmf: log_break offset, its prior's columns
+# shared point noise: tau_point offset, point_data's noise-group column, number of groups
+_TAUPT, _PNG, _NTP = range(21, 24)
 #: Length of the layout's header; then :data:`GROUP_FIELDS` integers per grouping column.
-HEADER = 21
+HEADER = 24
 #: Per grouping column: pooled, levels, tau offset, z offset, curve_data index column,
 #: group_data weight column.
 GROUP_FIELDS = 6
@@ -118,7 +120,6 @@ def fused_density(
         or likelihood != "normal"
         or not aggregate
         or observed_rvs
-        or point_noise
         or priors.sd_family not in ("gamma", "halfnormal")
     ):
         return None
@@ -136,6 +137,8 @@ def fused_density(
     if data.has_m_slope:
         expected.add("m_slope")
     expected |= set(law.extra)  # mmf: log_break
+    if point_noise:
+        expected.add("tau_point")
     if set(offsets) != expected:
         return None  # a graph this module does not know
     columns = {t: [str(c) for c in model.coords.get(f"{t}_column", ())] for t in TABLES}
@@ -160,6 +163,9 @@ def fused_density(
     if data.has_m_slope:
         head[_MSLOPE], head[_CLOGM] = offsets["m_slope"], col("curve_data", "curve_log_m")
     head[_SDFAM] = 0 if priors.sd_family == "gamma" else 1
+    if point_noise:
+        head[_TAUPT], head[_PNG] = offsets["tau_point"], col("point_data", "point_noise_group")
+        head[_NTP] = len(model.coords["noise_group"])
     if "log_break" in law.extra:
         head[_BREAK] = offsets["log_break"]
         head[_CBLOC], head[_CBSCALE] = (
@@ -202,6 +208,7 @@ def fused_density(
             *priors.log_sigma_sd,
             priors.group_sd,
             *sd_constants(priors.spread(priors.group_sd, P)),
+            priors.point_sd,
             *helmert,
         ],
         dtype=np.float64,

@@ -25,15 +25,18 @@ from bayes_scaling.models.fused_density import (
     _MSLOPE,
     _MU,
     _NG,
+    _NTP,
     _P,
     _PCURVE,
     _PK,
+    _PNG,
     _PSS,
     _PX,
     _PYBAR,
     _RAW,
     _SDFAM,
     _TAUC,
+    _TAUPT,
     _TLS,
     GROUP_FIELDS,
     HEADER,
@@ -124,7 +127,8 @@ def log_density_and_gradient(  # noqa: C901 - one pass, written out on purpose
     c_ls = 5 * P
     c_gsd = c_ls + 4
     c_gspread = c_gsd + 1
-    c_helmert = c_gspread + 2 * P
+    c_point_sd = c_gspread + 2 * P
+    c_helmert = c_point_sd + 1
     lp = 0.0
 
     # mu ~ Normal(loc, scale)
@@ -249,6 +253,14 @@ def log_density_and_gradient(  # noqa: C901 - one pass, written out on purpose
             d, r = _normal(xb, loc, math.log(scale))
             lp += d
             grad[brk0 + c] -= r
+    tp0 = layout[_TAUPT]  # shared point noise: tau_point ~ HalfNormal(point_sd), per group
+    n_tp = layout[_NTP] if tp0 >= 0 else 0
+    tau_pt2 = np.empty(max(n_tp, 1))
+    for j in range(n_tp):
+        d, dv = _sd_prior(x[tp0 + j], consts[c_point_sd], 0.0, 1)
+        lp += d
+        grad[tp0 + j] += dv
+        tau_pt2[j] = math.exp(2.0 * x[tp0 + j])
     pxc, pkc, pyc, psc, pcc = (
         layout[_PX],
         layout[_PK],
@@ -271,10 +283,26 @@ def log_density_and_gradient(  # noqa: C901 - one pass, written out on purpose
         else:  # log e_ref - alpha x
             mean = theta[c, 0] - a * xi
         res = point[i, pyc] - mean
-        sq = k * res * res + point[i, psc]
-        lp += -k * x[ls0 + c] - 0.5 * sq * prec[c]
-        grad[ls0 + c] += -k + sq * prec[c]
-        g_mean = k * res * prec[c]
+        if tp0 < 0:
+            sq = k * res * res + point[i, psc]
+            lp += -k * x[ls0 + c] - 0.5 * sq * prec[c]
+            grad[ls0 + c] += -k + sq * prec[c]
+            g_mean = k * res * prec[c]
+        else:  # seeds jointly Normal, covariance sigma^2 I + tau^2 11': v = sigma^2 + k tau^2
+            j = tp0 + int(point[i, layout[_PNG]])
+            ktau2 = k * tau_pt2[j - tp0]
+            var = 1.0 / prec[c] + ktau2
+            q = k * res * res / var
+            lp += (
+                -(k - 1.0) * x[ls0 + c]
+                - 0.5 * math.log(var)
+                - 0.5 * point[i, psc] * prec[c]
+                - 0.5 * q
+            )
+            # d v / d log sigma = 2 sigma^2, d v / d log tau = 2 k tau^2
+            grad[ls0 + c] += -(k - 1.0) - (1.0 - q) / (prec[c] * var) + point[i, psc] * prec[c]
+            grad[j] += -(1.0 - q) * ktau2 / var
+            g_mean = k * res / var
         g_theta[c, 0] += g_mean
         if law == 1:
             g_theta[c, 1] += g_mean * (sig_gap[c] - su)
