@@ -146,6 +146,37 @@ def test_a_run_missing_rhat_or_ess_is_sampled_once_more_with_longer_chains(monke
     assert not model.convergence_.ok  # a longer run is no promise: still checked
 
 
+def test_a_longer_run_that_diverges_is_sampled_again_at_the_higher_rate(monkeypatch):
+    """Divergences in the longer run (none in the first): the longer run again at 0.99."""
+    curves = standard_curves().query("property == 'p0'")
+    calls: list = []
+    real = sampling_policy.sample_model
+
+    def fake(model, **kwargs):
+        rate = kwargs["sampler_kwargs"]["target_accept"]
+        calls.append((rate, kwargs["draws"]))
+        trace = real(model, **kwargs)
+        div = trace["sample_stats"]["diverging"]
+        div.values[:] = False
+        if rate == AUTO_TARGET_ACCEPT[0] and kwargs["draws"] > 50:
+            div.values.flat[:2] = True
+        return trace
+
+    monkeypatch.setattr(sampling_policy, "sample_model", fake)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = ScalingLawModel(**{**SMALL, "check_convergence": True, "chains": 2}).fit(curves)
+    (r0, d0), (r1, d1), (r2, d2) = calls
+    assert (r0, d0) == (AUTO_TARGET_ACCEPT[0], 50)
+    assert r1 == AUTO_TARGET_ACCEPT[0] and d1 > 50
+    assert (r2, d2) == (AUTO_TARGET_ACCEPT[1], d1)
+    assert model.target_accept_ == AUTO_TARGET_ACCEPT[1]
+    assert model.convergence_.divergences == 0
+    assert "2 divergent transitions in the longer run at target_accept 0.95" in (
+        model.convergence_.note
+    )
+
+
 def _report(r_hat: float, ess_bulk: float, ess_tail: float) -> ConvergenceReport:
     table = pd.DataFrame(
         {"parameter": ["a", "b"], "curve": ["", ""], "r_hat": [1.001, r_hat],
@@ -236,6 +267,7 @@ def test_a_chain_in_a_separate_mode_restarts_every_chain_from_the_best(monkeypat
     def recording(model, **kwargs):
         starts.append(kwargs["initial_values"])
         traces.append(real(model, **kwargs))
+        traces[-1]["sample_stats"]["diverging"].values[:] = False  # the restart branch only
         return traces[-1]
 
     monkeypatch.setattr(sampling_policy, "sample_model", recording)

@@ -268,14 +268,14 @@ def sample_with_fallback(
     miss the thresholds of :class:`~bayes_scaling.models.diagnostics.ConvergenceReport`
     (R-hat, bulk and tail ESS) is sampled again, same rate and seed, with
     :func:`extend_factor` times ``draws`` and ``tune`` (2 to 6, by how far it missed); a
-    note says so. A run with
-    divergences is not extended: longer chains do not remove them. A run whose chains sit in
-    separate regions of the posterior (the report's ``separated_chains``: a chain that
-    warmed up into a minor mode, far lower log density) is sampled again once, every chain
-    starting from the best chain's last draw (:func:`best_chain_draw`; a longer run then
-    starts there too); if the chains still separate, there is no longer run (longer chains
-    stay where they are). ``judge`` computes the
-    report that decides (default: the report of the trace's sampled variables); the fit
+    note says so. A run with divergences is not extended: longer chains do not remove them;
+    a longer run with divergences is sampled again at the next rate of the plan, if there
+    is one. A run whose chains sit in separate regions of the posterior (the report's
+    ``separated_chains``: a chain that warmed up into a minor mode, far lower log density)
+    is sampled again once, every chain starting from the best chain's last draw
+    (:func:`best_chain_draw`; a longer run then starts there too); if the chains still
+    separate, there is no longer run (longer chains stay where they are). ``judge``
+    computes the report that decides (default: the report of the trace's sampled variables); the fit
     passes one that also checks the curve parameters, group effects and derived quantities
     computed from them, so a run is extended when any variable of the final report misses.
     """
@@ -333,6 +333,15 @@ def sample_with_fallback(
                 f"was sampled again with {factor * draws} and {factor * tune}"
             )
             trace, report = run(rate, factor, start=restart), None
+            n_div = int(trace["sample_stats"]["diverging"].sum())
+            higher = [r for r in plan if r > rate]
+            if n_div and higher:  # as after the first run: a smaller step, same length
+                notes.append(
+                    f"{n_div} divergent transitions in the longer run at target_accept "
+                    f"{rate:g}, so it was sampled again at target_accept {higher[0]:g}"
+                )
+                rate = higher[0]
+                trace = run(rate, factor, start=restart)
     return SampledFit(trace, rate, notes, report)
 
 
