@@ -49,7 +49,8 @@ def _z_scale_rows(rows: np.ndarray) -> np.ndarray:
     np.put_along_axis(ranks, order, np.arange(1.0, n + 1.0)[None, :], axis=1)
     ordered = np.take_along_axis(rows, order, axis=1)
     special_rows = np.any(ordered[:, 1:] == ordered[:, :-1], axis=1)
-    special_rows |= np.isnan(ordered[:, -1]) if n else special_rows
+    if n:  # NaN sorts last
+        special_rows |= np.isnan(ordered[:, -1])
     if special_rows.any():
         ranks[special_rows] = stats.rankdata(rows[special_rows], method="average", axis=1)
     return special.ndtri((ranks - 0.375) / (n - 0.75 + 1))

@@ -7,10 +7,10 @@ benchmarks/README.md). :func:`~bayes_scaling.models.fused_kernel.log_density_and
 computes the same log density (every prior, Jacobian and normalising constant, so nutpie's
 stored ``logp`` is unchanged) and its gradient in loops over the curves and points, with the
 reverse-mode derivatives written out: about 5 µs. nutpie then calls it instead of PyTensor's
-compiled function (:func:`~bayes_scaling.models.nutpie_glue.lean_glue`), and compiles
-PyTensor's log density without its gradient (only its data inputs are used). The PyMC model
-stays the model's
-specification (priors, start values, prior predictive, the other samplers), and
+compiled function (:func:`~bayes_scaling.models.nutpie_glue.lean_glue`), and compiles only a
+stand-in log density that reads the data tables (its inputs are what the callback is handed).
+The PyMC model stays the model's specification (priors, start values, prior predictive, the
+other samplers), and
 ``tests/test_fused_density.py`` checks the two agree to rounding at random points of every
 supported structure.
 

@@ -181,9 +181,8 @@ def log_density_and_gradient(  # noqa: C901 - one pass, written out on purpose
             level = int(curve[c, icol])
             for p in range(P):
                 lin[c, p] += eff[level, p]
-    ms0 = layout[_MSLOPE]
+    ms0, lmcol = layout[_MSLOPE], layout[_CLOGM]
     if ms0 >= 0:
-        lmcol = layout[_CLOGM]
         for p in range(P):
             d, r = _normal(x[ms0 + p], 0.0, math.log(consts[c_mslope + p]))
             lp += d
@@ -334,7 +333,7 @@ def log_density_and_gradient(  # noqa: C901 - one pass, written out on purpose
     if ms0 >= 0:
         for c in range(n_curves):
             for p in range(P):
-                grad[ms0 + p] += g_lin[c, p] * curve[c, layout[_CLOGM]]
+                grad[ms0 + p] += g_lin[c, p] * curve[c, lmcol]
     for gi in range(n_groups):
         pooled, L, tau0, z0, icol, gcol = _group(layout, gi)
         K = L - 1

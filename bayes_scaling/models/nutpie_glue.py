@@ -43,6 +43,8 @@ from typing import Any
 
 import numpy as np
 
+from bayes_scaling.models.fused_density import TABLES
+
 #: nutpie versions whose private glue builders this module replaces (others: untouched).
 NUTPIE_VERSIONS: tuple[str, ...] = ("0.16.",)
 _LOGP_ARGS = ["n_dim", "logp_fn", "user_data", "shared_keys", "shared_data"]
@@ -165,7 +167,7 @@ def _logp_glue(n_dim, logp_fn, user_data, shared_keys, shared_data, fused=None):
     call = f"logp_val, grad = inner({args})"
     if fused is not None:  # (FusedDensity, names of the graph's shared inputs in key order)
         density, names = fused
-        slots = [f"s{names.index(t)}" if t in names else "EMPTY" for t in _fused_tables()]
+        slots = [f"s{names.index(t)}" if t in names else "EMPTY" for t in TABLES]
         call = f"logp_val, grad = fused(x, {', '.join(slots)}, LAYOUT, CONSTS)"
     lines = [
         "def logp_glue(dim, x_, out_, logp_, user_data_):",
@@ -194,12 +196,6 @@ def _logp_glue(n_dim, logp_fn, user_data, shared_keys, shared_data, fused=None):
     else:
         fn = _compile_fused_source(src, fused[0])
     return fn, _c_signature(sizes=1, arrays=3)  # (dim, x, grad out, logp out, user data)
-
-
-def _fused_tables() -> tuple[str, ...]:
-    from bayes_scaling.models.fused_density import TABLES
-
-    return TABLES
 
 
 def _compile_fused_source(src: str, density: Any) -> Any:
@@ -245,8 +241,6 @@ def _stand_in_logp(model: Any) -> Iterator[None]:
     need only read those tables (a few nodes instead of the model's log density).
     """
     import pytensor.tensor as pt
-
-    from bayes_scaling.models.fused_density import TABLES
 
     tables = [v for v in model.data_vars if v.name in TABLES]
     had = "logp" in vars(model)
