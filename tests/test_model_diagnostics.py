@@ -14,8 +14,9 @@ from bayes_scaling.models import ConvergenceReport, ConvergenceWarning, ScalingL
 from bayes_scaling.models.diagnostics import (
     MAX_RHAT,
     MIN_ESS,
+    ess_rows,
     max_tree_depth_fraction,
-    rank_rhat_and_bulk_ess,
+    rank_diagnostics,
 )
 
 pytestmark = pytest.mark.integration
@@ -110,8 +111,8 @@ def test_a_known_report_is_reused_and_gives_the_same_table():
 
 @pytest.mark.parametrize("n_draw", [1000, 301])
 def test_batched_rank_diagnostics_equal_arviz(n_draw):
-    """The batched rank normalisation gives ArviZ's R-hat and bulk ESS, element by element:
-    ties, a stuck chain, a slowly drifting chain, an odd number of draws."""
+    """The batched rank normalisation gives ArviZ's R-hat, bulk ESS and tail ESS, element by
+    element: ties, a stuck chain, a slowly drifting chain, an odd number of draws."""
     rng = np.random.default_rng(11)
     x = rng.normal(size=(4, n_draw, 3, 2))
     x[..., 0, 0] = np.round(x[..., 0, 0])  # many ties
@@ -121,18 +122,58 @@ def test_batched_rank_diagnostics_equal_arviz(n_draw):
         {"a": (("chain", "draw", "i", "j"), x), "b": (("chain", "draw"), x[..., 0, 1] ** 2)}
     )
     r_az, e_az = az.rhat(post), az.ess(post, method="bulk")
+    t_az = az.ess(post, method="tail")
     for name in post.data_vars:
         da = post[name]
         flat = da.values.reshape(4, n_draw, -1).transpose(2, 0, 1)
-        r, e = rank_rhat_and_bulk_ess(flat)
+        r, e, t = rank_diagnostics(flat)
         np.testing.assert_allclose(r, r_az[name].values.ravel(), rtol=1e-12)
         np.testing.assert_allclose(e, e_az[name].values.ravel(), rtol=1e-12)
+        np.testing.assert_allclose(t, t_az[name].values.ravel(), rtol=1e-12)
     assert r_az["a"].values[1, 0] > 1.2  # the stuck chain is in the comparison
+    assert t_az["a"].values[2, 1] < 0.1 * n_draw  # so is a low tail ESS
     tree = xr.DataTree.from_dict({"posterior": post})
     table = ConvergenceReport.from_idata(tree).table
-    np.testing.assert_allclose(
-        table.loc[table["parameter"] == "a", "r_hat"], r_az["a"].values.ravel(), rtol=1e-12
-    )
+    for column, ref in (("r_hat", r_az), ("ess_tail", t_az)):
+        np.testing.assert_allclose(
+            table.loc[table["parameter"] == "a", column], ref["a"].values.ravel(), rtol=1e-12
+        )
+
+
+@pytest.mark.parametrize("n_draw", [2, 3, 4, 5, 6, 11, 50, 301])
+@pytest.mark.parametrize("chains", [1, 2, 4])
+def test_vectorised_ess_and_rank_diagnostics_equal_arviz_in_edge_cases(n_draw, chains):
+    """ArviZ's ESS (Geyer's sequences) and rank diagnostics, element by element, across
+    autocorrelations from strongly negative to near a random walk, with ties, a constant
+    element, an element with a NaN draw, a binary element, a stuck chain, few draws (under
+    ArviZ's minimum of 4: NaN) and one chain (R-hat NaN)."""
+    from arviz_stats.base import array_stats
+
+    rng = np.random.default_rng(n_draw * 10 + chains)
+    for phi in (-0.7, 0.0, 0.5, 0.9, 0.99):
+        e = rng.normal(size=(7, chains, n_draw))
+        x = np.zeros_like(e)
+        for t in range(n_draw):
+            x[..., t] = (phi * x[..., t - 1] if t else 0.0) + e[..., t]
+        x[1] = np.round(x[1])
+        x[2, 0] += 5.0
+        x[3] = 1.0
+        if n_draw > 3:
+            x[4, 0, 2] = np.nan
+        x[5] = (x[5] > 0.3).astype(float)
+        x[6, -1] = 2.0
+        if n_draw >= 4:
+            want = [float(array_stats.ess(row, method="identity")) for row in x]
+            np.testing.assert_allclose(ess_rows(x), want, rtol=1e-12, equal_nan=True)
+        got = rank_diagnostics(x)
+        for i, method in enumerate(("rank", "bulk", "tail")):
+            want = [
+                float(array_stats.rhat(row, method="rank"))
+                if method == "rank"
+                else float(array_stats.ess(row, method=method, prob=0.89 if i == 2 else None))
+                for row in x
+            ]
+            np.testing.assert_allclose(got[i], want, rtol=1e-10, equal_nan=True)
 
 
 def test_report_matches_arviz_on_a_fit():
@@ -149,6 +190,16 @@ def test_report_matches_arviz_on_a_fit():
     rhat = az.rhat(post[["C"]])["C"].to_series()
     got = rep.table[rep.table["parameter"] == "C"].set_index("curve")["r_hat"]
     np.testing.assert_allclose(got.loc[rhat.index].to_numpy(), rhat.to_numpy())
+    # the summary's diagnostics (computed by the same batched routine) are ArviZ's too
+    summ = model.summary(level="curve").query("parameter == 'alpha'").set_index("name")
+    alpha = post[["alpha"]]
+    for column, ref in (
+        ("r_hat", az.rhat(alpha)),
+        ("ess_bulk", az.ess(alpha, method="bulk")),
+        ("ess_tail", az.ess(alpha, method="tail")),
+    ):
+        want = ref["alpha"].to_series()
+        np.testing.assert_allclose(summ.loc[want.index, column], want.to_numpy(), rtol=1e-10)
     assert rep.divergences == int(model.idata["sample_stats"]["diverging"].sum())
     assert rep.n_draws == 600
     assert f"{rep.divergences} divergences" in rep.message

@@ -56,33 +56,146 @@ def _z_scale_rows(rows: np.ndarray) -> np.ndarray:
     return special.ndtri((ranks - 0.375) / (n - 0.75 + 1))
 
 
-def rank_rhat_and_bulk_ess(draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rank-normalised split R-hat and bulk ESS of each element of ``draws``.
+def ess_rows(split: np.ndarray) -> np.ndarray:
+    """Effective sample size of each element of ``split`` (``(element, chain, draw)``).
+
+    ArviZ's ``_ess`` (Geyer's initial positive and initial monotone sequences on the
+    autocorrelations of all chains; Vehtari et al. 2021) for every element at once: one FFT
+    of all chains of all elements, then the sequences' truncation, the running minimum of
+    the pair sums and the sum in NumPy, where ArviZ loops in Python, element by element and
+    lag by lag. The same numbers (tested to rounding), including ArviZ's special cases: a
+    constant element has ESS equal to its number of draws, an element with NaN draws has ESS
+    NaN. (Like ``_ess``, no check of the number of draws: the callers check it.)
+    """
+    from scipy.fft import irfft, next_fast_len, rfft
+
+    x = np.asarray(split, dtype=float)
+    k, chains, n = x.shape
+    out = np.full(k, np.nan)
+    if n < 2 or k == 0:
+        return out
+    flat = x.reshape(k, -1)
+    valid = ~np.isnan(flat).any(axis=1)
+    const = valid & ((flat.max(axis=1) - flat.min(axis=1)) < np.finfo(float).resolution)
+    rows = valid & ~const
+    out[const] = chains * n
+    if not rows.any():
+        return out
+    x = x[rows]
+    centred = x - x.mean(axis=2, keepdims=True)
+    m = next_fast_len(2 * n)
+    spectrum = rfft(centred, n=m, axis=2)
+    spectrum *= np.conjugate(spectrum)
+    acov = irfft(spectrum, n=m, axis=2)[:, :, :n] / n
+    mean_var = acov[:, :, 0].mean(axis=1) * n / (n - 1.0)
+    var_plus = mean_var * (n - 1.0) / n
+    if chains > 1:
+        var_plus = var_plus + np.var(x.mean(axis=2), axis=1, ddof=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rho = 1.0 - (mean_var[:, None] - acov.mean(axis=1)) / var_plus[:, None]
+        # pair j = (rho[2j], rho[2j + 1]) with rho[0] = 1; ArviZ visits pairs 1 ... J while
+        # 2j - 1 < n - 3 and the previous pair's sum is positive
+        j_cap = max((n - 3) // 2, 0)  # the last pair visited: 2 j - 1 < n - 3
+        pairs = rho[:, 0 : 2 * j_cap + 2].copy()
+        pairs[:, 0] = 1.0
+        s = pairs[:, 0::2] + pairs[:, 1::2]  # (element, j_cap + 1)
+        stop = ~(s > 0.0)
+        first = np.where(stop.any(axis=1), stop.argmax(axis=1), j_cap + 1)
+        last_pair = np.minimum(first, j_cap)  # J
+        monotone = np.minimum.accumulate(s, axis=1)
+        summed = np.concatenate([np.zeros((len(s), 1)), np.cumsum(monotone, axis=1)], axis=1)
+        idx = np.arange(len(s))
+        even = pairs[idx, 2 * last_pair]
+        keep = (last_pair == 0) | (even > 0.0) | (s[idx, last_pair] >= 0.0)
+        tail_term = np.where(keep, np.where(last_pair == 0, 1.0, even), 0.0)
+        tau = -1.0 + 2.0 * summed[idx, last_pair] + tail_term
+        total = chains * n
+        tau = np.maximum(tau, 1.0 / np.log10(total))
+        ess = total / tau
+        ess[np.isnan(rho[:, 1])] = np.nan
+    out[rows] = ess
+    return out
+
+
+#: Elements per block of :func:`rank_diagnostics`.
+RANK_BLOCK: int = 64
+
+
+def _rhat_rows(split: np.ndarray) -> np.ndarray:
+    """ArviZ's ``_rhat`` of each element of ``split`` (``(element, chain, draw)``).
+
+    The potential scale reduction of the given chains, for all elements at once.
+    """
+    n = split.shape[2]
+    within = np.var(split, axis=2, ddof=1).mean(axis=1)
+    between = n * np.var(split.mean(axis=2), axis=1, ddof=1)
+    # a chain without within-chain variance (a stuck chain): inf/NaN, as ArviZ's
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.sqrt((between / within + n - 1) / n)
+
+
+def _split(draws: np.ndarray) -> np.ndarray:
+    """ArviZ's split chains, ``(element, 2 chain, draw // 2)``.
+
+    The first and last halves of each chain (the middle draw of an odd number left out).
+    """
+    half = draws.shape[2] // 2
+    return np.concatenate([draws[:, :, :half], draws[:, :, draws.shape[2] - half :]], axis=1)
+
+
+def rank_diagnostics(
+    draws: np.ndarray, tail_prob: float | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rank-normalised split R-hat, bulk ESS and tail ESS of each element of ``draws``.
 
     ``draws`` is ``(element, chain, draw)``. The same numbers as ``arviz.rhat(method=
-    "rank")`` and ``arviz.ess(method="bulk")`` (Vehtari et al. 2021; tested to rounding),
-    computed from the split chains rank-normalised for all elements at once; ArviZ's own
-    array functions then take R-hat and ESS of those normalised draws. The rank
-    normalisation, three times per element in ArviZ, was about half the time of a fit's
-    convergence report (issue 15).
-    """
-    from arviz_stats.base import array_stats
+    "rank")``, ``arviz.ess(method="bulk")`` and ``arviz.ess(method="tail")`` (Vehtari et
+    al. 2021; tested to rounding), for all elements at once: the split chains are
+    rank-normalised together, and the ESS of those normalised draws and of the tail
+    quantiles' indicators come from :func:`ess_rows`. ArviZ does each element separately
+    (the rank normalisation three times), which was most of a fit's convergence report
+    (issue 15).
 
+    ``tail_prob``: the tail ESS is the smaller ESS of the indicators of the draws below the
+    ``1 - tail_prob`` and ``tail_prob`` quantiles; default ArviZ's, the
+    ``stats.ci_prob`` setting (0.89 in ArviZ 1.x), as ``arviz.ess(method="tail")``.
+    """
+    if tail_prob is None:
+        tail_prob = float(az.rcParams["stats.ci_prob"])
+    # in blocks of elements: temporaries that stay in the cache are several times faster
+    # than one pass over every element's draws at once
+    parts = [
+        _rank_block(draws[i : i + RANK_BLOCK], tail_prob)
+        for i in range(0, draws.shape[0], RANK_BLOCK)
+    ]
+    if not parts:
+        return np.empty(0), np.empty(0), np.empty(0)
+    rhat, bulk, tail = (np.concatenate(col) for col in zip(*parts, strict=True))
+    return rhat, bulk, tail
+
+
+def _rank_block(draws: np.ndarray, tail_prob: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`rank_diagnostics` of a block of elements."""
     k, chains, n_draw = draws.shape
-    half = n_draw // 2
-    split = np.concatenate([draws[:, :, :half], draws[:, :, n_draw - half :]], axis=1)
+    split = _split(draws)
     flat = split.reshape(k, -1)
     z_bulk = _z_scale_rows(flat).reshape(split.shape)
     folded = np.abs(flat - np.median(flat, axis=1, keepdims=True))
     z_tail = _z_scale_rows(folded).reshape(split.shape)
-    # chains without within-chain variance (a stuck chain, a few draws): inf/NaN, quietly,
-    # as from ArviZ's own functions on a Dataset
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rhat = np.maximum(
-            array_stats.rhat(z_bulk, method="identity"),
-            array_stats.rhat(z_tail, method="identity"),
-        )
-        return rhat, array_stats.ess(z_bulk, method="identity")
+    # tail: indicators of the draws at or below the two quantiles of all (unsplit) draws
+    q = np.quantile(draws.reshape(k, -1), sorted((tail_prob, 1.0 - tail_prob)), axis=1)
+    below = [_split((draws <= qi[:, None, None]).astype(float)) for qi in q]
+    ess = ess_rows(np.concatenate([z_bulk, *below], axis=0)).reshape(3, k)
+    r_bulk, r_tail = _rhat_rows(z_bulk), _rhat_rows(z_tail)
+    # ArviZ's max(r_bulk, r_tail): r_bulk where r_tail is NaN
+    rhat = np.where(np.isnan(r_tail), r_bulk, np.maximum(r_bulk, r_tail))
+    tail = np.minimum(ess[1], ess[2])
+    # ArviZ's validity checks: NaN draws, fewer than 4 draws (or 2 chains, for R-hat)
+    invalid = np.isnan(draws).reshape(k, -1).any(axis=1) | (n_draw < 4)
+    rhat[invalid | (chains < 2)] = np.nan
+    ess[0][invalid] = np.nan
+    tail[invalid] = np.nan
+    return rhat, ess[0], tail
 
 
 class ConvergenceWarning(UserWarning):
@@ -259,8 +372,7 @@ class ConvergenceReport:
         ds = ds[keep]
         rows = []
         if keep:
-            r, eb = _rank_diagnostics(ds)
-            et = az.ess(ds, method="tail")
+            r, eb, et = _rank_diagnostics(ds)
             spread = ds.std(dim=("chain", "draw"))
             for v in keep:
                 other = [d for d in ds[v].dims if d not in ("chain", "draw")]
@@ -300,19 +412,20 @@ class ConvergenceReport:
         return cls(table, div, n_draws, max_rhat, min_ess, max_divergences, note, separated)
 
 
-def _rank_diagnostics(ds: xr.Dataset) -> tuple[xr.Dataset, xr.Dataset]:
-    """:func:`rank_rhat_and_bulk_ess` of every element of ``ds``, as two Datasets."""
+def _rank_diagnostics(ds: xr.Dataset) -> tuple[xr.Dataset, xr.Dataset, xr.Dataset]:
+    """:func:`rank_diagnostics` of every element of ``ds``, as three Datasets."""
     stacked = [ds[v].transpose(..., "chain", "draw") for v in ds.data_vars]
     blocks = [da.values.reshape(-1, da.sizes["chain"], da.sizes["draw"]) for da in stacked]
-    rhat, ess = rank_rhat_and_bulk_ess(np.concatenate(blocks, axis=0))
-    out_r, out_e, start = {}, {}, 0
+    values = rank_diagnostics(np.concatenate(blocks, axis=0))
+    out: tuple[dict, dict, dict] = ({}, {}, {})
+    start = 0
     for v, da, block in zip(ds.data_vars, stacked, blocks, strict=True):
         stop = start + block.shape[0]
         template = da.isel(chain=0, draw=0, drop=True)
-        out_r[v] = template.copy(data=rhat[start:stop].reshape(template.shape))
-        out_e[v] = template.copy(data=ess[start:stop].reshape(template.shape))
+        for table, column in zip(out, values, strict=True):
+            table[v] = template.copy(data=column[start:stop].reshape(template.shape))
         start = stop
-    return xr.Dataset(out_r), xr.Dataset(out_e)
+    return xr.Dataset(out[0]), xr.Dataset(out[1]), xr.Dataset(out[2])
 
 
 def chain_logp(stats: xr.Dataset) -> np.ndarray | None:

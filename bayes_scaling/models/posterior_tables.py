@@ -21,6 +21,7 @@ from scipy import special
 from bayes_scaling.exceptions import BayesScalingError
 from bayes_scaling.models._data import CurveData
 from bayes_scaling.models._draws import check_prob, check_scale, flat_curve, quantile_table
+from bayes_scaling.models.diagnostics import rank_diagnostics
 from bayes_scaling.models.laws import ScalingLaw, core_law
 from bayes_scaling.models.posterior import Scale
 
@@ -57,18 +58,11 @@ def stats_rows(
     ``arrays`` maps ``(parameter, scale)`` to ``(chain, draw, entity)`` draws; ESS and
     R-hat are NaN for a constant parameter.
     """
-    import arviz as az
-
-    ds = xr.Dataset(
-        {f"{p}__{s}": (("chain", "draw", "entity"), v) for (p, s), v in arrays.items()},
-    )
-    ok = {k: float(np.nanstd(ds[k].values)) > 0 for k in ds.data_vars}
-    live = ds[[k for k, v in ok.items() if v]]
-    if len(live.data_vars):
-        eb, et, rh = (az.ess(live, method="bulk"), az.ess(live, method="tail"), az.rhat(live))
     rows = []
     for (p, s), v in arrays.items():
-        key = f"{p}__{s}"
+        ok = float(np.nanstd(v)) > 0
+        if ok:  # ArviZ's rank R-hat, bulk and tail ESS, all entities at once
+            rh, eb, et = rank_diagnostics(np.moveaxis(np.asarray(v, dtype=float), -1, 0))
         flat = v.reshape(-1, v.shape[-1])
         q = quantile_table(flat, prob)
         sd = flat.std(axis=0, ddof=1)
@@ -86,9 +80,9 @@ def stats_rows(
                     "lower": q["lower"][i],
                     "upper": q["upper"][i],
                     "ci_prob": prob,
-                    "ess_bulk": float(eb[key].values[i]) if ok[key] else np.nan,
-                    "ess_tail": float(et[key].values[i]) if ok[key] else np.nan,
-                    "r_hat": float(rh[key].values[i]) if ok[key] else np.nan,
+                    "ess_bulk": float(eb[i]) if ok else np.nan,
+                    "ess_tail": float(et[i]) if ok else np.nan,
+                    "r_hat": float(rh[i]) if ok else np.nan,
                 }
             )
     return rows
