@@ -159,7 +159,8 @@ def fit_het(curves: pd.DataFrame, args: argparse.Namespace) -> dict:
     """``ScalingLawModel()`` defaults on a heterogeneous set; diagnostics over every sampled
     parameter (the model's own convergence report), not just the curve parameters."""
     model = ScalingLawModel(draws=args.draws, chains=args.chains, random_seed=args.seed,
-                            **({} if args.tune is None else {"tune": args.tune}))
+                            **({} if args.tune is None else {"tune": args.tune}),
+                            **adaptation_kwargs(args))
     wall = timed_fit(model, curves)
     rep = model.convergence_
     worst = rep.worst(1).iloc[0]
@@ -176,6 +177,12 @@ def fit_het(curves: pd.DataFrame, args: argparse.Namespace) -> dict:
         "note": rep.note,
         "groups": model.groups_,
     }
+
+
+def adaptation_kwargs(args: argparse.Namespace) -> dict:
+    """``sampler_kwargs`` of our model for ``--adaptation`` (nutpie's mass-matrix
+    adaptation; none: nutpie's default, ``"diag"``)."""
+    return {} if args.adaptation is None else {"sampler_kwargs": {"adaptation": args.adaptation}}
 
 
 def real_curves(path: Path) -> pd.DataFrame:
@@ -218,7 +225,7 @@ def fit_ours(curves: pd.DataFrame, args: argparse.Namespace, compile_too: bool =
     if args.tune is not None:
         extra["tune"] = args.tune
     model = ScalingLawModel(draws=args.draws, chains=args.chains,
-                            random_seed=args.seed, **extra)
+                            random_seed=args.seed, **extra, **adaptation_kwargs(args))
     with fused_switch(fused):
         wall = timed_fit(model, curves)
         compile_s = compile_time(model.build_model(curves), lean=True) if compile_too else None
@@ -485,6 +492,9 @@ def main() -> None:
                     help="override ScalingLawModel's centring (default: the package default)")
     ap.add_argument("--target-accept", type=float, default=None,
                     help="override ScalingLawModel's target_accept (default: package default)")
+    ap.add_argument("--adaptation", choices=("diag", "draw_diag", "low_rank"), default=None,
+                    help="our model's nutpie mass-matrix adaptation (default: nutpie's, "
+                         "'diag'); 'draw_diag' from the draws' variances alone")
     ap.add_argument("--naive", choices=("default", "pymc", "both"), default="both",
                     help="naive model's sampler: pm.sample's default (nutpie in PyMC 6), "
                          "nuts_sampler='pymc', or both (default)")
@@ -508,9 +518,12 @@ def main() -> None:
     }).get_params()
     print("ours: ScalingLawModel(" + ", ".join(
         f"{k}={settings[k]}" for k in ("sampler", "centring", "target_accept", "init", "groups")
-    ) + f", sd_family={(settings['priors'] or {}).get('sd_family', 'gamma')})" + (
+    ) + f", sd_family={(settings['priors'] or {}).get('sd_family', 'gamma')}"
+        + (f", sampler_kwargs={adaptation_kwargs(args)['sampler_kwargs']}" if args.adaptation
+           else "") + ")" + (
         " [overridden on the command line]"
-        if args.centring or args.target_accept or args.sd_family else " [package defaults]"))
+        if args.centring or args.target_accept or args.sd_family or args.adaptation
+        else " [package defaults]"))
     tune = args.tune or f"500 ours, {NAIVE_TUNE} naive"
     print(f"draws={args.draws} tune={tune} chains={args.chains} "
           f"seed={args.seed} "
