@@ -13,7 +13,7 @@ from _model_fits import single_curve, standard_curves
 import bayes_scaling.models.sampling_policy as sampling_policy
 from bayes_scaling.models import ScalingLawModel
 from bayes_scaling.models.diagnostics import ConvergenceReport
-from bayes_scaling.models.graph import data_column
+from bayes_scaling.models.graph import data_column, latent_to_theta
 from bayes_scaling.models.sampling_policy import (
     AUTO_TARGET_ACCEPT,
     EXTEND_FACTOR,
@@ -115,6 +115,86 @@ def test_an_explicit_centring_is_kept_by_the_fallback(monkeypatch):
     first, second = WEIGHTS
     assert (first == 0).all() and (second == 0).all()
     assert model.centring_used_ == "noncentred"
+
+
+def _rate_and_centring(monkeypatch, divergences: dict[tuple[float, bool], int]) -> list:
+    """Patch the sampler: record ``(target_accept, fully non-centred?)`` per call, fake
+    divergences per such pair."""
+    calls: list = []
+    real = sampling_policy.sample_model
+
+    def fake(model, **kwargs):
+        names = [str(c) for c in model.coords.get("curve_data_column", ())]
+        weights = np.concatenate(  # none for one curve
+            [np.zeros(0)]
+            + [data_column(model, n).ravel() for n in names if n.startswith("centring_weight")]
+        )
+        call = (kwargs["sampler_kwargs"]["target_accept"], bool((weights == 0).all()))
+        calls.append(call)
+        trace = real(model, **kwargs)
+        div = trace["sample_stats"]["diverging"]
+        div.values[:] = False
+        div.values.flat[: divergences.get(call, 0)] = True
+        return trace
+
+    monkeypatch.setattr(sampling_policy, "sample_model", fake)
+    return calls
+
+
+@pytest.mark.parametrize("left", [0, 3])
+def test_divergences_left_at_the_last_rate_are_sampled_again_fully_non_centred(
+    monkeypatch, tmp_path, left
+):
+    """The last attempt: the plan again with every weight 0, its draws read with those
+    weights; divergences left after it are reported."""
+    calls = _rate_and_centring(
+        monkeypatch, {(0.95, False): 4, (0.99, False): 2, (0.95, True): 1, (0.99, True): left}
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = ScalingLawModel(**{**SMALL, "check_convergence": True}).fit(standard_curves())
+    assert calls[:4] == [(0.95, False), (0.99, False), (0.95, True), (0.99, True)]
+    # then, as for any run without divergences that misses R-hat/ESS: a longer run, the same
+    # parameterisation (50 draws of one chain here)
+    assert calls[4:] == ([] if left else [(0.99, True)])
+    note = model.convergence.note
+    assert (
+        "2 divergent transitions at target_accept 0.99 (centring='auto'), so the fit was "
+        "sampled again with centring='noncentred', from target_accept 0.95" in note
+    )
+    assert "1 divergent transitions at target_accept 0.95 (centring='noncentred')" in note
+    assert model.centring_used_ == "noncentred" == model.idata.attrs["centring_used"]
+    assert model.target_accept_ == 0.99 and model.convergence.divergences == left
+    if left:  # reported, not hidden
+        assert "DID NOT CONVERGE" in model.convergence.message
+    # the kept draws are read in their own parameterisation (weights 0), not the first's
+    post = model.idata["posterior"].to_dataset()
+    data = model.data_
+    pooled = list(post["param"].values)
+    for centring, same in (("noncentred", True), ("auto", False)):
+        weights = model._build(data, centring=centring)[1]
+        theta = latent_to_theta(post, data, pooled, weights)["theta"]
+        close = np.allclose(theta.values, post["theta"].transpose(*theta.dims).values)
+        assert close is same, centring
+    assert (data_column(model.model, "centring_weight") == 0).all()
+    model.save(tmp_path / "fit.nc")
+    loaded = ScalingLawModel.load(tmp_path / "fit.nc")
+    assert loaded.centring_used_ == "noncentred"
+    assert (data_column(loaded.model, "centring_weight") == 0).all()
+
+
+def test_no_last_attempt_for_one_curve_or_a_non_centred_fit(monkeypatch):
+    calls = _rate_and_centring(monkeypatch, {(0.95, True): 4, (0.99, True): 2})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ScalingLawModel(**SMALL).fit(single_curve())
+    assert calls == [(0.95, True), (0.99, True)]  # (one curve: no weights)
+    calls = _rate_and_centring(monkeypatch, {(0.95, True): 4, (0.99, True): 2})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = ScalingLawModel(**{**SMALL, "centring": "noncentred"}).fit(standard_curves())
+    assert calls == [(0.95, True), (0.99, True)]
+    assert "sampled again with centring" not in model.convergence.note
 
 
 def _draws_and_tune(kwargs: dict) -> tuple[int, int]:

@@ -37,6 +37,7 @@ from bayes_scaling.models.samplers import check_sampler
 from bayes_scaling.models.sampling_policy import (
     AUTO_TARGET_ACCEPT,
     DEFAULT_TARGET_ACCEPT,
+    Reparameterised,
     sample_with_fallback,
     start_values,
 )
@@ -128,10 +129,14 @@ class ScalingLawModel(FittedCurveOutputs):
     target_accept : float or "auto"
         NUTS target acceptance rate. ``"auto"`` (default, :data:`AUTO_TARGET_ACCEPT`):
         sample at 0.95; if that run has any divergent transition, sample again (same
-        compiled model, same seed, same centring) at 0.99; the convergence report says so
+        compiled model, same seed, same centring) at 0.99; if that run still has
+        divergences and the fit has several curves and ``centring`` is not
+        ``"noncentred"``, sample once more fully non-centred, at 0.95 and (after
+        divergences) 0.99 (a weakly identified spread such as ``tau_curve[log_alpha]``
+        makes a funnel of the partly centred curves). The convergence report says so
         (``convergence.note``; ``target_accept_`` and ``centring_used_`` hold what was
         kept). A number fixes the rate (one run, no fallback). On well-identified curves
-        the first run is kept (about 13 s for 18 curves on 2 cores, benchmarks/README.md);
+        the first run is kept (about 3 s for 18 curves on 2 cores, benchmarks/README.md);
         flat or partly identified curves often take the fallback (about 3x longer).
     sampler_kwargs : dict, optional
         Other keyword arguments of the sampler (``target_accept`` here overrides the
@@ -293,11 +298,14 @@ class ScalingLawModel(FittedCurveOutputs):
         return self._build(data)[0]
 
     def _build(
-        self, data: CurveData, *, observed_rvs: bool = False
+        self, data: CurveData, *, observed_rvs: bool = False, centring: str | None = None
     ) -> tuple[Any, dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """Return the PyMC model of ``data``, its centring weights and start values."""
+        """Return the PyMC model of ``data``, its centring weights and start values.
+
+        ``centring`` overrides the setting.
+        """
         law, priors, likelihood, aggregate = self._resolved()
-        centring, start = self._start(data, law, priors)
+        centring, start = self._start(data, law, priors, centring)
         model = build_pymc_model(
             data,
             law=law,
@@ -320,6 +328,22 @@ class ScalingLawModel(FittedCurveOutputs):
             observed_rvs=observed_rvs,
         )
         return model, centring, start
+
+    def _noncentred(self, data: CurveData, law: ScalingLaw) -> Reparameterised | None:
+        """Return the fully non-centred model of ``data``: the sampling policy's last attempt.
+
+        ``None`` when the fit is non-centred already or has one curve (nothing to centre).
+        """
+        if self.centring == "noncentred" or data.n_curves < 2:
+            return None
+        model, weights, start = self._build(data, centring="noncentred")
+        return Reparameterised(
+            model=model,
+            initial_values=start if self.init == "least_squares" else None,
+            judge=functools.partial(fit_report, data=data, law=law, centring=weights),
+            name="noncentred",
+            weights=weights,
+        )
 
     def _cache_key(self, data: CurveData) -> tuple:
         law, priors, likelihood, aggregate = self._resolved()
@@ -382,8 +406,13 @@ class ScalingLawModel(FittedCurveOutputs):
             sampler_kwargs=self.sampler_kwargs,
             extend=self.target_accept == "auto" and self.check_convergence,
             judge=functools.partial(fit_report, data=data, law=law, centring=centring),
+            last_resort=functools.partial(self._noncentred, data, law),
         )
-        self.centring_used_ = self.centring
+        centring_used = self.centring
+        if run.reparameterised is not None:  # the last attempt, fully non-centred
+            model, centring = run.reparameterised.model, run.reparameterised.weights
+            centring_used = run.reparameterised.name
+        self.centring_used_ = centring_used
         self.target_accept_ = run.target_accept
         self.data_ = data
         self.model_ = model
@@ -394,7 +423,7 @@ class ScalingLawModel(FittedCurveOutputs):
             run.trace, data, law, likelihood, centring, root_attrs(self, data)
         )
         self.idata_.attrs["target_accept_used"] = float(run.target_accept)
-        self.idata_.attrs["centring_used"] = self.centring
+        self.idata_.attrs["centring_used"] = centring_used
         self.idata_.attrs["sampling_note"] = "; ".join(run.notes)
         self.convergence_ = ConvergenceReport.from_idata(self.idata_, known=run.report)
         if self.check_convergence:
@@ -404,10 +433,14 @@ class ScalingLawModel(FittedCurveOutputs):
     # ------------------------------------------------------------------ fitted state
     @property
     def model(self) -> Any:
-        """The PyMC model of the fitted data (rebuilt after :meth:`load`)."""
+        """The PyMC model of the fitted data (rebuilt after :meth:`load`).
+
+        In the parameterisation the kept run was sampled in (``centring_used_``).
+        """
         self._check_fitted()
         if getattr(self, "model_", None) is None:
-            self.model_ = self.build_model(self.data_)
+            used = getattr(self, "centring_used_", None)
+            self.model_ = self._build(self.data_, centring=used)[0]
         return self.model_
 
     # ------------------------------------------------------------------ prior predictive

@@ -17,7 +17,9 @@ backends (:mod:`bayes_scaling.models.samplers`):
     ``extend``, a run without divergences whose sampled parameters miss the R-hat or ESS
     thresholds is sampled once more with :func:`extend_factor` times the draws and tuning
     steps, 2 to 6 times by how far it missed (a slowly mixing direction needs longer
-    chains, not a smaller step).
+    chains, not a smaller step). A run that still diverges at the last rate of the plan is
+    sampled through the plan again fully non-centred (:class:`Reparameterised`), where the
+    fit offers that parameterisation.
 """
 
 from __future__ import annotations
@@ -235,12 +237,30 @@ class SampledFit(NamedTuple):
 
     ``report``: the convergence report the policy's judge computed on ``trace``, if it
     computed one on it (to pass on as ``ConvergenceReport.from_idata(..., known=report)``).
+    ``reparameterised``: the :class:`Reparameterised` model ``trace`` was sampled from, or
+    ``None`` when it is the model the policy was given.
     """
 
     trace: xr.DataTree
     target_accept: float
     notes: list[str]
     report: ConvergenceReport | None = None
+    reparameterised: Reparameterised | None = None
+
+
+class Reparameterised(NamedTuple):
+    """The same model in another parameterisation, for :func:`sample_with_fallback`.
+
+    Its last attempt samples it: the PyMC model (same structure, so the compiled model is
+    reused), start values, the judge of its runs, its name for the notes and what the fit
+    needs to read its draws (``weights``: the centring weights).
+    """
+
+    model: Any
+    initial_values: Mapping[str, np.ndarray] | None
+    judge: Callable[[xr.DataTree], ConvergenceReport] | None
+    name: str
+    weights: Any = None
 
 
 def sample_with_fallback(
@@ -259,6 +279,7 @@ def sample_with_fallback(
     sampler_kwargs: Mapping[str, Any] | None,
     extend: bool = False,
     judge: Callable[[xr.DataTree], ConvergenceReport] | None = None,
+    last_resort: Callable[[], Reparameterised | None] | None = None,
 ) -> SampledFit:
     """Sample ``model`` at the rates of :func:`attempts`; keep the last run.
 
@@ -278,6 +299,12 @@ def sample_with_fallback(
     computes the report that decides (default: the report of the trace's sampled variables); the fit
     passes one that also checks the curve parameters, group effects and derived quantities
     computed from them, so a run is extended when any variable of the final report misses.
+    ``last_resort`` (with more than one rate in the plan): when a run still has divergences
+    at the plan's last rate, the model it returns (the fit's: fully non-centred, where a
+    weakly identified spread makes a funnel of the partly centred curves; issue 15) is
+    sampled through the plan again, same seed, and its judge and start then apply
+    (``None``: no such model). The policy then goes on as for any run (a longer run, a
+    restart).
     """
     kwargs = dict(sampler_kwargs or {})
     plan = attempts(target_accept, kwargs)
@@ -299,16 +326,35 @@ def sample_with_fallback(
             sampler_kwargs={"target_accept": rate, **kwargs},
         )
 
-    for i, rate in enumerate(plan):
-        trace = run(rate)
-        n_div = int(trace["sample_stats"]["diverging"].sum())
-        if n_div == 0 or i == len(plan) - 1:
-            break
+    def through_plan() -> tuple[xr.DataTree, float, int]:
+        """Sample at each rate of the plan until a run has no divergence."""
+        for i, rate in enumerate(plan):
+            trace = run(rate)
+            n_div = int(trace["sample_stats"]["diverging"].sum())
+            if n_div == 0 or i == len(plan) - 1:
+                break
+            notes.append(
+                f"{n_div} divergent transitions at target_accept {rate:g} "
+                f"(centring='{centring}'), so the fit was sampled again at target_accept "
+                f"{plan[i + 1]:g}"
+            )
+        return trace, rate, n_div
+
+    trace, rate, n_div = through_plan()
+    other = last_resort() if n_div and len(plan) > 1 and last_resort is not None else None
+    if other is not None:  # the same plan and seed, another parameterisation
         notes.append(
             f"{n_div} divergent transitions at target_accept {rate:g} "
-            f"(centring='{centring}'), so the fit was sampled again at target_accept "
-            f"{plan[i + 1]:g}"
+            f"(centring='{centring}'), so the fit was sampled again with "
+            f"centring='{other.name}', from target_accept {plan[0]:g}"
         )
+        model, initial_values, judge, centring = (
+            other.model,
+            other.initial_values,
+            other.judge,
+            other.name,
+        )
+        trace, rate, n_div = through_plan()
     report, restart = None, None
     if extend and int(trace["sample_stats"]["diverging"].sum()) == 0:
         check = judge or ConvergenceReport.from_idata
@@ -342,7 +388,7 @@ def sample_with_fallback(
                 )
                 rate = higher[0]
                 trace = run(rate, factor, start=restart)
-    return SampledFit(trace, rate, notes, report)
+    return SampledFit(trace, rate, notes, report, other)
 
 
 def _separated(report: ConvergenceReport) -> str:
