@@ -25,6 +25,14 @@ WEIGHTS: list = []
 SMALL = {"draws": 50, "tune": 50, "chains": 1, "random_seed": 3, "check_convergence": False}
 
 
+def _diverging(trace, n: int):
+    """``trace`` with its first ``n`` draws marked divergent (and no others)."""
+    div = trace["sample_stats"]["diverging"]
+    div.values[:] = False
+    div.values.flat[:n] = True
+    return trace
+
+
 def _recording(monkeypatch, divergences: dict[float, int], key=None) -> list:
     """Patch the sampler: record each call (its target_accept, or ``key(kwargs)``), fake
     divergences per rate."""
@@ -40,11 +48,7 @@ def _recording(monkeypatch, divergences: dict[float, int], key=None) -> list:
         names = [n for n in names if n.startswith("centring_weight")]
         if names:
             WEIGHTS.append(np.concatenate([data_column(model, n).ravel() for n in names]))
-        trace = real(model, **kwargs)
-        div = trace["sample_stats"]["diverging"]
-        div.values[:] = False
-        div.values.flat[: divergences.get(rate, 0)] = True
-        return trace
+        return _diverging(real(model, **kwargs), divergences.get(rate, 0))
 
     monkeypatch.setattr(sampling_policy, "sample_model", fake)
     return calls
@@ -131,11 +135,7 @@ def _rate_and_centring(monkeypatch, divergences: dict[tuple[float, bool], int]) 
         )
         call = (kwargs["sampler_kwargs"]["target_accept"], bool((weights == 0).all()))
         calls.append(call)
-        trace = real(model, **kwargs)
-        div = trace["sample_stats"]["diverging"]
-        div.values[:] = False
-        div.values.flat[: divergences.get(call, 0)] = True
-        return trace
+        return _diverging(real(model, **kwargs), divergences.get(call, 0))
 
     monkeypatch.setattr(sampling_policy, "sample_model", fake)
     return calls
@@ -235,12 +235,8 @@ def test_a_longer_run_that_diverges_is_sampled_again_at_the_higher_rate(monkeypa
     def fake(model, **kwargs):
         rate = kwargs["sampler_kwargs"]["target_accept"]
         calls.append((rate, kwargs["draws"]))
-        trace = real(model, **kwargs)
-        div = trace["sample_stats"]["diverging"]
-        div.values[:] = False
-        if rate == AUTO_TARGET_ACCEPT[0] and kwargs["draws"] > 50:
-            div.values.flat[:2] = True
-        return trace
+        longer_first_rate = rate == AUTO_TARGET_ACCEPT[0] and kwargs["draws"] > 50
+        return _diverging(real(model, **kwargs), 2 if longer_first_rate else 0)
 
     monkeypatch.setattr(sampling_policy, "sample_model", fake)
     with warnings.catch_warnings():
