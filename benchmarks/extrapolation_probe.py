@@ -15,10 +15,16 @@ This asks whether the tails of complete learning curves of other tasks, which a 
 package has (the bundled curves), carry the extrapolation uncertainty the truncated curve's
 own data cannot show (benchmarks/README.md, "Issue 14 protocol on the scarce curves").
 
+``--slopes`` prints instead, per cut, how many transfer curves *rise* over their kept sizes
+(least-squares slope of log error on log n > 0: negative transfer at small source sizes)
+and, per property, the median kept slope, the fall from the last kept size to the final
+size and the final size's residual ``r`` (benchmarks/README.md, stop 24).
+
 Usage::
 
     .venv/bin/python benchmarks/extrapolation_probe.py            # cuts n_max/8 and n_max/4
     .venv/bin/python benchmarks/extrapolation_probe.py --cuts 8
+    .venv/bin/python benchmarks/extrapolation_probe.py --slopes
 """
 
 from __future__ import annotations
@@ -59,6 +65,29 @@ def tail_residuals(table: pd.DataFrame, cut: float) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
+def kept_slopes(table: pd.DataFrame, cut: float, residuals: pd.DataFrame) -> pd.DataFrame:
+    """Per transfer curve: the kept sizes' log-log slope, the fall after them, ``r`` at the end.
+
+    ``slope``: least-squares slope of the seed means' log error on log n over the kept sizes
+    (``n <= n_max / cut``); ``fall_after``: log error at the final size minus at the last
+    kept size; ``r_final``: the final size's residual in ``residuals``
+    (:func:`tail_residuals` of the same cut).
+    """
+    table = table[table["kind"] == "transfer"]
+    table = table.assign(curve=curve_ids(table).values, y=np.log(normalised_error(table).values))
+    r_final = residuals.sort_values("d").groupby("curve")["r"].last()
+    rows = []
+    for cid, g in table.groupby("curve"):
+        means = g.groupby("n")["y"].mean()
+        kept = means[means.index <= g["n"].max() / cut]
+        if len(kept) < 3 or cid not in r_final.index:
+            continue
+        slope = np.polyfit(np.log(kept.index.to_numpy(float)), kept.to_numpy(), 1)[0]
+        rows.append({"curve": cid, "property": g["property"].iloc[0], "slope": slope,
+                     "fall_after": means.iloc[-1] - kept.iloc[-1], "r_final": r_final[cid]})
+    return pd.DataFrame(rows)
+
+
 def fit_discrepancy(res: pd.DataFrame) -> tuple[float, float, float]:
     """Maximum-likelihood ``(mu, s0, s)`` of ``r ~ Normal(mu d, s0^2 + (s d)^2)``."""
 
@@ -89,6 +118,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cuts", type=float, nargs="+", default=[8.0, 4.0])
     ap.add_argument("--curves", type=Path, default=CURVES)
+    ap.add_argument("--slopes", action="store_true",
+                    help="print the transfer curves' kept slopes instead (negative transfer)")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
     full = read_curves(args.curves)
@@ -96,6 +127,15 @@ def main() -> None:
     table = full[(full["metric"] == "mae") & full["strategy"].isin(strategies)]
     cols = [f"cov{round(100 * p)}" for p in PROBS]
     for cut in args.cuts:
+        if args.slopes:
+            d = kept_slopes(table, cut, tail_residuals(table, cut))
+            rising = int((d["slope"] > 0).sum())
+            print(f"\n### cut n <= n_max/{cut:g}: {rising} of {len(d)} transfer curves rise "
+                  f"over their kept sizes; correlation of slope and r_final "
+                  f"{d[['slope', 'r_final']].corr().iloc[0, 1]:+.2f}\n")  # fmt: skip
+            medians = d.groupby("property")[["slope", "fall_after", "r_final"]].median()
+            print(medians.round(3).to_markdown())
+            continue
         scored = leave_one_property_out(tail_residuals(table, cut))
         print(f"\n### cut n <= n_max/{cut:g}: {scored['curve'].nunique()} curves, "
               f"{len(scored)} held-out sizes\n")  # fmt: skip
