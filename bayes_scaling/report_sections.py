@@ -32,6 +32,7 @@ from bayes_scaling.decisions import (
     with_unit,
 )
 from bayes_scaling.exceptions import CurveSchemaError
+from bayes_scaling.measured_change import RISE_SE
 from bayes_scaling.models.posterior import PARAMS, CurvePosterior
 from bayes_scaling.planning import SampleSizeDecision
 from bayes_scaling.plotting import (
@@ -125,6 +126,9 @@ def _summary_cells(t: TaskSummary) -> tuple[str, ...]:
     dash = "—"
     task = f"{t.name}\n{m_words(t.m)}"
     now = f"{with_unit(t.error_now.median, t.unit, sig=3)}\nat n = {format_number(t.n_now, sig=3)}"
+    if t.measured is not None and t.measured.rose:  # negative transfer: the law cannot follow
+        rise = format_number(100 * t.measured.relative, sig=2)
+        now += f"\nmeasured: rose {rise} % since n = {format_number(t.measured.n_first, sig=3)}"
     target = p_gap = needed = dash
     if t.target is not None:
         target = f"{with_unit(t.target.value, t.unit, sig=3)}\n{t.target.rule}"
@@ -248,6 +252,9 @@ def _summary_section(
     table = _summary_table(tasks) if tasks else None
     if table is None:
         paragraphs += ("No transfer curve: nothing to decide.",)
+    rose = [t.name for t in tasks if t.measured is not None and t.measured.rose]
+    if rose:
+        notes = (*notes, _rise_note(rose))
     return ReportSection(
         "summary",
         "What to do, per task",
@@ -255,6 +262,19 @@ def _summary_section(
         alerts=tuple(alerts),
         summary=table,
         notes=(*notes, how),
+    )
+
+
+def _rise_note(names: Sequence[str]) -> str:
+    """Return the note under the summary table when measured errors rose with n."""
+    which = "; ".join(names)
+    return (
+        f"Measured error rose with n ({which}): the mean error over the trials at today's n "
+        f"is above the one at the smallest n by more than {format_number(RISE_SE, sig=1)} "
+        "standard errors (negative transfer: pretraining on the simulations measured so far "
+        "made the fine-tuned model worse). The scaling law's error only falls with n, so it "
+        "reads such a curve as flat, and its answers for that task say what more simulations "
+        "would do if the curve started to fall, which the data do not show."
     )
 
 

@@ -40,6 +40,7 @@ from bayes_scaling.decisions import (
     format_probability,
     summarise,
 )
+from bayes_scaling.measured_change import MeasuredChange, measured_changes
 from bayes_scaling.models.posterior import CurvePosterior
 from bayes_scaling.naming import (
     DATABASE_NAMES,
@@ -298,6 +299,10 @@ class TaskSummary:
         Whether the fits behind the row's recommendation converged.
     worth_converged : bool
         Whether the fit behind ``worth`` converged.
+    measured : MeasuredChange or None
+        How the curve's mean measured error changed from its smallest to its largest n
+        (:func:`~bayes_scaling.measured_change.measured_changes`; ``rose``: negative
+        transfer, which the law cannot follow); None without the curve table.
 
     """
 
@@ -323,6 +328,7 @@ class TaskSummary:
     recommendation: Recommendation | None
     converged: bool
     worth_converged: bool = True
+    measured: MeasuredChange | None = None
 
 
 def _by_curve(decisions: Sequence[Decision], kind: str) -> dict[str, Decision]:
@@ -373,7 +379,8 @@ def summarise_tasks(
         Target per curve with its rule; default: the sample-size decision's target, rule
         "as planned".
     curves_table : pandas.DataFrame, optional
-        The fitted curve table (``n_train`` gives m of full-split curves).
+        The fitted curve table (``n_train`` gives m of full-split curves; its trials give
+        each row's :class:`~bayes_scaling.measured_change.MeasuredChange`).
     converged, surface_converged : bool
         Whether the n-law and the surface fit converged (rows of an unconverged fit get no
         plain recommendation).
@@ -391,6 +398,7 @@ def summarise_tasks(
     equivalents = _by_curve(decisions, "EquivalentSampleSizeDecision")
     s_worth = _by_task(decisions, "SurfaceEquivalentDecision")
     s_plans = _by_task(decisions, "CheapestPlanDecision")
+    changes = measured_changes(curves_table) if curves_table is not None else {}
     rows = []
     for c in decision_curves(posterior, curves_table):
         p = posterior.params(c, "original", which="fit")
@@ -471,6 +479,7 @@ def summarise_tasks(
                 recommendation=rec,
                 converged=bool(converged and (surface_converged or not cheaper)),
                 worth_converged=surface_converged if source == "surface" else converged,
+                measured=changes.get(c),
             )
         )
     return tuple(rows)
