@@ -148,6 +148,7 @@ def recommend(
     experiments_cheaper: bool = False,
     p_experiments: float = math.nan,
     n_now: float = math.nan,
+    measured_rose: bool = False,
 ) -> Recommendation:
     """Recommend what to do for one task: the first of five cases that applies.
 
@@ -162,7 +163,9 @@ def recommend(
        :data:`PLATEAU_GAIN` of today's error with probability ``>= prob``; probability:
        the one of those two that triggered (the larger if both).
     4. ``simulate`` -- "produce more simulations", when a finite n reaches the target with
-       probability ``prob``; probability ``p_at_n_needed``.
+       probability ``prob``; probability ``p_at_n_needed``. Not when the measured error
+       rose with n (``measured_rose``: negative transfer, which the law cannot follow, so
+       its fall to the target is not in the data): then ``undecided``.
     5. ``undecided`` otherwise (the target is reachable by more simulations with
        probability between ``1 - prob`` and ``prob``); probability ``p_gap_below_target``
        (the most more simulations can achieve).
@@ -188,6 +191,9 @@ def recommend(
     n_now : float, optional
         Today's n; when ``n_needed`` exceeds :data:`FAR_BEYOND` times it, the ``simulate``
         reason says the answer is an extrapolation far beyond the measured curve.
+    measured_rose : bool, default False
+        Whether the curve's measured error rose with n
+        (:class:`~bayes_scaling.measured_change.MeasuredChange`).
 
     Returns
     -------
@@ -216,6 +222,13 @@ def recommend(
             return _rec("plateau", p_gap_above, "C is above the target")
         gain = format_number(100 * PLATEAU_GAIN, sig=2)
         return _rec("plateau", p_small_gain, f"doubling n gains < {gain} %")
+    if math.isfinite(n_needed) and measured_rose:
+        return _rec(
+            "undecided",
+            p_gap_below_target,
+            f"the law says n ≈ {format_number(ceil_significant(n_needed), sig=2)}, but the "
+            "measured error rose with n (negative transfer)",
+        )
     if math.isfinite(n_needed):
         reason = f"n ≈ {format_number(ceil_significant(n_needed), sig=2)} reaches it"
         if math.isfinite(n_now) and n_now > 0 and n_needed > FAR_BEYOND * n_now:
@@ -454,6 +467,7 @@ def summarise_tasks(
                 experiments_cheaper=cheaper,
                 p_experiments=p_exp,
                 n_now=n_now,
+                measured_rose=bool(changes.get(c) is not None and changes[c].rose),
             )
         rows.append(
             TaskSummary(

@@ -75,8 +75,14 @@ def test_the_summary_and_the_report_say_when_a_measured_error_rose():
     assert tasks[rising].measured is not None and tasks[rising].measured.rose
     others = [t for c, t in tasks.items() if c != rising]
     assert others and all(t.measured is not None and not t.measured.rose for t in others)
-    assert all(t.measured is None for t in summarise_tasks(post, plan_all(post)))
+    without = {t.curve: t for t in summarise_tasks(post, plan_all(post, targets=targets))}
+    assert all(t.measured is None for t in without.values())
+    # the law alone says "produce more simulations"; with the rise measured, undecided
+    assert without[rising].recommendation.action == "simulate"
+    assert tasks[rising].recommendation.action == "undecided"
+    assert "negative transfer" in tasks[rising].recommendation.reason
+    assert all(t.recommendation.action == without[t.curve].recommendation.action for t in others)
     md = build_report(post, table, decisions=plan_all(post, targets=targets)).to_markdown()
     assert md.count("measured: rose") == 1 and "Measured error rose with n" in md
     plain = build_report(post, fake_curve_table(seeds=4), decisions=plan_all(post)).to_markdown()
-    assert "rose" not in plain
+    assert "measured: rose" not in plain and "Measured error rose" not in plain

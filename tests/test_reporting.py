@@ -236,6 +236,9 @@ BASE = dict(
          "target_met", 0.95),
         ({"p_gap_below_target": 0.0, "experiments_cheaper": True, "p_experiments": 0.85},
          "experiments", 0.85),
+        # a measured error that rose with n does not back the law's fall to the target
+        ({"measured_rose": True}, "undecided", 0.99),
+        ({"measured_rose": True, "p_small_gain": 0.97}, "plateau", 0.97),
     ],
 )
 def test_recommendation_rule(change, action, p):
@@ -243,6 +246,13 @@ def test_recommendation_rule(change, action, p):
     assert rec.action == action
     assert rec.probability == pytest.approx(p)
     assert rec.words and rec.reason
+
+
+def test_a_rise_says_why_the_law_is_not_followed():
+    rec = recommend(**{**BASE, "measured_rose": True})
+    assert rec.reason == (
+        "the law says n ≈ 20,000, but the measured error rose with n (negative transfer)"
+    )
 
 
 def test_a_far_extrapolation_says_so():
