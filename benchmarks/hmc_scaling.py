@@ -18,13 +18,18 @@ cost per curve. This script measures that floor with nutpie (the package's sampl
     heterogeneous sets) plus ``d / 3`` independent Normals: the geometry of independent
     curves, no hierarchy.
 
-``d`` = 54, 300 and 900 are the sampled dimensions of about 18, 100 and 300 curves (three
-parameters each). Results: ``benchmarks/README.md`` (``model_fit.py``, stop 25).
+By default ``d`` is the number of values nutpie samples for ``ScalingLawModel`` on
+``model_fit.py``'s heterogeneous sets of 18, 100 and 300 curves (data seed 1: three curve
+parameters and ``log_sigma`` per curve, plus the population's and groups' parameters: 98,
+462 and 1277), so the floor is read at the very dimensions the package's growth is measured
+at. Tree doublings make the floor lumpy: between 462 and 1277 dimensions the ``iid`` steps
+per draw grow only 1.13x, between 300 and 900 1.56x. Results: ``benchmarks/README.md``
+(``model_fit.py``, stops 25 and 26).
 
 Usage::
 
-    .venv/bin/python benchmarks/hmc_scaling.py
-    .venv/bin/python benchmarks/hmc_scaling.py --dims 300 900 --targets iid
+    .venv/bin/python benchmarks/hmc_scaling.py                 # the heterogeneous sets' d
+    .venv/bin/python benchmarks/hmc_scaling.py --dims 54 300 900 --targets iid
 """
 
 from __future__ import annotations
@@ -67,12 +72,30 @@ def measure(target: str, d: int, seed: int) -> dict[str, float]:
     }
 
 
+def het_dims(seed: int = 1) -> list[int]:
+    """Sampled dimensions of ``ScalingLawModel`` on ``model_fit.py``'s heterogeneous sets."""
+    import model_fit  # this folder's benchmark, importable when run as a script
+
+    from bayes_scaling.models import ScalingLawModel
+
+    dims = []
+    for name in ("het18", "het100", "het300"):
+        curves = model_fit.heterogeneous(model_fit.HET_SIZES[name], seed=seed)
+        point = ScalingLawModel(random_seed=seed).build_model(curves).initial_point()
+        dims.append(int(sum(np.size(v) for v in point.values())))
+    return dims
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--dims", type=int, nargs="+", default=[54, 300, 900])
+    ap.add_argument("--dims", type=int, nargs="+", default=None,
+                    help="dimensions (default: the heterogeneous sets' sampled dimensions)")
     ap.add_argument("--targets", nargs="+", choices=("iid", "blocks"), default=["iid", "blocks"])
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
+    if args.dims is None:
+        args.dims = het_dims()
+        print(f"d of the heterogeneous sets of 18 / 100 / 300 curves: {args.dims}")
     print("target  d     step size  ratio to previous d (d^-1/4 predicts)  steps/draw  wall (s)")
     for target in args.targets:
         prev = None

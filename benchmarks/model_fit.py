@@ -181,8 +181,11 @@ def fit_het(curves: pd.DataFrame, args: argparse.Namespace) -> dict:
 
 def adaptation_kwargs(args: argparse.Namespace) -> dict:
     """``sampler_kwargs`` of our model for ``--adaptation`` (nutpie's mass-matrix
-    adaptation; none: nutpie's default, ``"diag"``)."""
-    return {} if args.adaptation is None else {"sampler_kwargs": {"adaptation": args.adaptation}}
+    adaptation; none: nutpie's default, ``"diag"``) and ``--maxdepth`` (nutpie's largest
+    tree depth; none: nutpie's default, 10)."""
+    kwargs = {k: v for k, v in (("adaptation", args.adaptation), ("maxdepth", args.maxdepth))
+              if v is not None}  # fmt: skip
+    return {"sampler_kwargs": kwargs} if kwargs else {}
 
 
 def real_curves(path: Path) -> pd.DataFrame:
@@ -495,6 +498,9 @@ def main() -> None:
     ap.add_argument("--adaptation", choices=("diag", "draw_diag", "low_rank"), default=None,
                     help="our model's nutpie mass-matrix adaptation (default: nutpie's, "
                          "'diag'); 'draw_diag' from the draws' variances alone")
+    ap.add_argument("--maxdepth", type=int, default=None,
+                    help="our model's largest NUTS tree depth (default: nutpie's, 10; a "
+                         "draw takes at most 2^maxdepth leapfrog steps)")
     ap.add_argument("--naive", choices=("default", "pymc", "both"), default="both",
                     help="naive model's sampler: pm.sample's default (nutpie in PyMC 6), "
                          "nuts_sampler='pymc', or both (default)")
@@ -519,10 +525,10 @@ def main() -> None:
     print("ours: ScalingLawModel(" + ", ".join(
         f"{k}={settings[k]}" for k in ("sampler", "centring", "target_accept", "init", "groups")
     ) + f", sd_family={(settings['priors'] or {}).get('sd_family', 'gamma')}"
-        + (f", sampler_kwargs={adaptation_kwargs(args)['sampler_kwargs']}" if args.adaptation
-           else "") + ")" + (
+        + (f", sampler_kwargs={adaptation_kwargs(args)['sampler_kwargs']}"
+           if adaptation_kwargs(args) else "") + ")" + (
         " [overridden on the command line]"
-        if args.centring or args.target_accept or args.sd_family or args.adaptation
+        if args.centring or args.target_accept or args.sd_family or adaptation_kwargs(args)
         else " [package defaults]"))
     tune = args.tune or f"500 ours, {NAIVE_TUNE} naive"
     print(f"draws={args.draws} tune={tune} chains={args.chains} "
