@@ -40,6 +40,7 @@ from bayes_scaling.decisions import (
     format_probability,
     interval_probs,
     quantiles,
+    sig_to_show_difference,
     smallest_with_probability,
     summarise,
 )
@@ -215,12 +216,13 @@ def scratch_equivalent(
                 "trained on any number of experiments "
                 f"(P {format_probability(row['p_beats_scratch'])})"
             )
-        else:
+        else:  # m_eq precise enough that m_eq - m (m shown at 3 figures) reads as the worth
+            s = sig_to_show_difference(row["m_eq_median"], row["worth_median"])
             parts.append(
                 f"with {format_number(row['n'], sig=3)} simulations it matches a scratch model "
-                f"trained on {format_number(row['m_eq_median'])} experiments "
-                f"({format_interval(row['m_eq_lower'], row['m_eq_upper'])}), so the simulations "
-                f"are worth {format_number(row['worth_median'])} experiments"
+                f"trained on {format_number(row['m_eq_median'], sig=s)} experiments "
+                f"({format_interval(row['m_eq_lower'], row['m_eq_upper'], sig=s)}), so the "
+                f"simulations are worth {format_number(row['worth_median'])} experiments"
             )
     sentence = (
         f"The transfer model for {_label(sp, task)} trained on m = {format_number(m, sig=3)} "

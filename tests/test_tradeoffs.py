@@ -8,6 +8,7 @@ of the package's solver), and the cheapest-plan search must match a brute-force 
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -121,6 +122,33 @@ def test_scratch_equivalent_infinite_when_transfer_beats_any_scratch():
     assert d.table["p_beats_scratch"].iloc[0] == 1.0
     assert math.isinf(d.table["m_eq_median"].iloc[0])
     assert "any number of experiments" in d.sentence
+
+
+@pytest.mark.parametrize("worth", [3.1, 47.0, 230.0])
+def test_scratch_equivalent_sentence_shows_the_worth_in_its_total(worth):
+    """The sentence's m_eq less today's m reads as the worth it states.
+
+    The main job once said "matches a scratch model trained on 130 experiments ..., so the
+    simulations are worth 3.1 experiments" at m = 123: m_eq was rounded to two figures.
+    """
+    from bayes_scaling.models.surface import SurfacePosterior
+    from bayes_scaling.models.surface_data import prepare_surface
+    from bayes_scaling.simulate import simulate_surface
+
+    n, m = 314.0, 123.0
+    tasks = {f"{p}|{d}": dict(v) for (p, d), v in SURFACE_TASKS["effective_data"].items()}
+    t = tasks[TASK]
+    t["k"] = worth / (n ** t["gamma"] * m ** t["delta"])  # m_eq = m + k n^gamma m^delta
+    data = prepare_surface(simulate_surface("effective_data", rng=0))
+    sp = SurfacePosterior.from_physical(data, "effective_data", SURFACE_TARGETS, tasks)
+    d = scratch_equivalent(sp, TASK, n=n, m=m)
+    assert d.table["worth_median"].iloc[0] == pytest.approx(worth, rel=1e-6)
+    found = re.search(r"trained on ([\d,.]+) experiments .*worth ([\d,.]+) experiments", d.sentence)
+    assert found, d.sentence
+    shown_total, shown_worth = (float(g.replace(",", "")) for g in found.groups())
+    assert shown_worth == pytest.approx(worth, rel=0.05)
+    # the total is shown finely enough that total - m agrees with the stated worth
+    assert shown_total - m == pytest.approx(shown_worth, rel=0.05, abs=0.05), d.sentence
 
 
 def brute_force(form, target, cs, ce, n, m, tg, tk):
