@@ -17,3 +17,7 @@ DATA_ENV_VAR: Final[str] = "BAYES_SCALING_DATA"
 
 #: Default random seed used where the user passes none.
 DEFAULT_SEED: Final[int] = 20250146
+
+#: An n needed for a target that is more than this many times today's n is said to be an
+#: extrapolation far beyond the measured curve (summary recommendations, sample sizes).
+FAR_BEYOND: Final[float] = 100.0

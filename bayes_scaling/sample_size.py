@@ -31,6 +31,7 @@ from bayes_scaling.closed_forms import (
     n_required_draws,
     stopping_n_draws,
 )
+from bayes_scaling.constants import FAR_BEYOND
 from bayes_scaling.decisions import (
     Decision,
     ceil_significant,
@@ -183,9 +184,15 @@ def _sample_size_clause(row: pd.Series, label, gap_name: str) -> str:
             f"the {label.subject} already reaches {eps} at the current "
             f"{format_number(row['n_max'], sig=3)} {label.samples} with {pct} probability"
         )
+    far = ""
+    if row["n_max"] > 0 and row["n_at_prob"] > FAR_BEYOND * row["n_max"]:
+        far = (
+            f", {format_number(row['n_at_prob'] / row['n_max'], sig=2)}× today's: an "
+            "extrapolation far beyond the measured curve"
+        )
     clause = (
         f"with {_n_words(row['more_at_prob'])} more {label.samples} "
-        f"(n ≈ {_n_words(row['n_at_prob'])}) the {label.subject} reaches {eps} "
+        f"(n ≈ {_n_words(row['n_at_prob'])}{far}) the {label.subject} reaches {eps} "
         f"with {pct} probability"
     )
     if row["p_unreachable"] >= 0.01:

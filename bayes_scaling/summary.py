@@ -31,7 +31,7 @@ from typing import Final, Literal
 import numpy as np
 import pandas as pd
 
-from bayes_scaling.constants import CREDIBLE_INTERVAL
+from bayes_scaling.constants import CREDIBLE_INTERVAL, FAR_BEYOND
 from bayes_scaling.decisions import (
     Decision,
     ceil_significant,
@@ -92,9 +92,6 @@ __all__ = [
 #: A doubling of n that lowers the error by less than this share of today's error means
 #: the curve is at its plateau.
 PLATEAU_GAIN: Final[float] = 0.01
-#: A "produce more simulations" answer whose n is more than this many times today's n says
-#: that it is an extrapolation far beyond the measured curve.
-FAR_BEYOND: Final[float] = 100.0
 
 Action = Literal["target_met", "experiments", "plateau", "simulate", "undecided"]
 #: The words of each recommendation (shown in the summary table).

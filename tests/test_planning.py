@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from _fake_posterior import DEFAULT_SPECS, fake_posterior, ids
 
-from bayes_scaling.constants import CREDIBLE_INTERVAL
+from bayes_scaling.constants import CREDIBLE_INTERVAL, FAR_BEYOND
 from bayes_scaling.decisions import (
     Decision,
     ceil_significant,
@@ -148,6 +148,18 @@ def test_target_well_above_gap_is_reachable(post, cid):
     d = sample_size_for_target(post, cid[("density", "radonpy")], 0.03)
     assert d.table.iloc[0]["p_unreachable"] < 0.01
     assert "unreachable" not in d.sentence
+
+
+def test_an_n_far_beyond_the_measured_curve_is_called_an_extrapolation(post, cid):
+    c = cid[("density", "radonpy")]
+    far = sample_size_for_target(post, c, 0.21, scale="normalised")  # C = 0.2, n_max 5,000
+    row = far.table.iloc[0]
+    assert math.isfinite(row["n_at_prob"]) and row["n_at_prob"] > FAR_BEYOND * row["n_max"]
+    ratio = format_number(row["n_at_prob"] / row["n_max"])
+    assert f"{ratio}× today's: an extrapolation far beyond the measured curve" in far.sentence
+    near = sample_size_for_target(post, c, 0.025)
+    assert near.table.iloc[0]["n_at_prob"] < FAR_BEYOND * DENSITY["n_max"]
+    assert "far beyond" not in near.sentence
 
 
 def test_n_at_prob_is_smallest_n_with_probability(post, cid):
