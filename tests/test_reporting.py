@@ -7,6 +7,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import base64  # noqa: E402
+import dataclasses  # noqa: E402
 import re  # noqa: E402
 from html.parser import HTMLParser  # noqa: E402
 
@@ -17,9 +18,11 @@ import pytest  # noqa: E402
 from _fake_posterior import DEFAULT_SPECS, fake_curve_table, fake_posterior, ids  # noqa: E402
 
 from bayes_scaling.compare import compare_groups  # noqa: E402
-from bayes_scaling.decisions import escape_markdown, format_probability  # noqa: E402
+from bayes_scaling.constants import FAR_BEYOND  # noqa: E402
+from bayes_scaling.decisions import escape_markdown, format_number, format_probability  # noqa: E402
 from bayes_scaling.exceptions import BayesScalingError  # noqa: E402
 from bayes_scaling.planning import next_batch_value, sample_size_for_target  # noqa: E402
+from bayes_scaling.report_sections import _summary_cells  # noqa: E402
 from bayes_scaling.reporting import SECTION_IDS, Report, build_report  # noqa: E402
 
 MALICIOUS = "<script>alert(1)</script>"
@@ -438,6 +441,17 @@ def test_summary_table_one_row_per_task_with_targets_and_rules(planned_report, p
         assert f"P {format_probability(task.recommendation.probability)}" in row[-1]
         for cell in row:  # sensible significant digits: no long decimals
             assert not re.search(r"\d\.\d{5,}", cell), cell
+
+
+def test_summary_cell_says_when_the_n_needed_is_far_beyond_the_curve(planned_report):
+    task = next(t for t in planned_report.tasks if t.target is not None)
+    near = dataclasses.replace(task, n_needed=2.0 * task.n_now, more_needed=task.n_now)
+    far = dataclasses.replace(
+        task, n_needed=(FAR_BEYOND + 50.0) * task.n_now, more_needed=(FAR_BEYOND + 49) * task.n_now
+    )
+    cell = _summary_cells(far)[6]
+    assert f"{format_number(FAR_BEYOND + 50.0)}× today's n: far beyond the measured curve" in cell
+    assert "far beyond" not in _summary_cells(near)[6]
 
 
 def test_curve_ids_only_in_details_and_tasks_headed_by_name(planned_report, post):
