@@ -23,7 +23,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import pandas as pd
 
-from bayes_scaling.constants import CREDIBLE_INTERVAL
+from bayes_scaling.constants import CREDIBLE_INTERVAL, FAR_BEYOND
 from bayes_scaling.exceptions import BayesScalingError
 
 Section = Literal["planning", "comparison", "surface"]
@@ -232,6 +232,23 @@ def sig_to_show_difference(total: float, difference: float, *, sig: int = 2, lea
     if not (math.isfinite(d) and d > 0):
         return max(least, sig)
     return max(least, sig, min(top - math.floor(math.log10(d)) + sig, top + 2))
+
+
+def times_today_if_far(n_needed: float, n_now: float) -> str | None:
+    """``n_needed / n_now`` at two figures when far beyond today's n, else None.
+
+    Far beyond: more than :data:`~bayes_scaling.constants.FAR_BEYOND` times ``n_now``, an
+    extrapolation far beyond the measured curve.
+
+    Examples
+    --------
+    >>> times_today_if_far(5.6e5, 1_000.0), times_today_if_far(5e4, 1_000.0)
+    ('560', None)
+
+    """
+    if not (math.isfinite(n_now) and n_now > 0 and math.isfinite(n_needed)):
+        return None
+    return format_number(n_needed / n_now, sig=2) if n_needed > FAR_BEYOND * n_now else None
 
 
 def format_probability(p: float) -> str:

@@ -20,7 +20,7 @@ import pandas as pd
 
 from bayes_scaling import __version__
 from bayes_scaling.compare import ComparisonDecision
-from bayes_scaling.constants import CREDIBLE_INTERVAL, FAR_BEYOND
+from bayes_scaling.constants import CREDIBLE_INTERVAL
 from bayes_scaling.curves import curves_hash
 from bayes_scaling.decisions import (
     Decision,
@@ -29,6 +29,7 @@ from bayes_scaling.decisions import (
     format_probability,
     percent,
     summarise,
+    times_today_if_far,
     with_unit,
 )
 from bayes_scaling.exceptions import CurveSchemaError
@@ -141,9 +142,8 @@ def _summary_cells(t: TaskSummary) -> tuple[str, ...]:
                 f"n ≈ {format_number(ceil_significant(t.n_needed), sig=2)}\n"
                 f"({format_number(ceil_significant(t.more_needed), sig=2)} more)"
             )
-            if t.n_now > 0 and t.n_needed > FAR_BEYOND * t.n_now:
-                ratio = format_number(t.n_needed / t.n_now, sig=2)
-                needed += f"\n{ratio}× today's n: far beyond the measured curve"
+            if (times := times_today_if_far(t.n_needed, t.n_now)) is not None:
+                needed += f"\n{times}× today's n: far beyond the measured curve"
         else:
             needed = f"unreachable:\nP = {1 - t.p_gap_below_target:.2f}"
     gain = dash

@@ -31,7 +31,6 @@ from bayes_scaling.closed_forms import (
     n_required_draws,
     stopping_n_draws,
 )
-from bayes_scaling.constants import FAR_BEYOND
 from bayes_scaling.decisions import (
     Decision,
     ceil_significant,
@@ -45,6 +44,7 @@ from bayes_scaling.decisions import (
     percent,
     smallest_with_probability,
     summarise,
+    times_today_if_far,
     with_unit,
 )
 from bayes_scaling.models.posterior import CurvePosterior, Scale
@@ -185,11 +185,8 @@ def _sample_size_clause(row: pd.Series, label, gap_name: str) -> str:
             f"{format_number(row['n_max'], sig=3)} {label.samples} with {pct} probability"
         )
     far = ""
-    if row["n_max"] > 0 and row["n_at_prob"] > FAR_BEYOND * row["n_max"]:
-        far = (
-            f", {format_number(row['n_at_prob'] / row['n_max'], sig=2)}× today's: an "
-            "extrapolation far beyond the measured curve"
-        )
+    if (times := times_today_if_far(row["n_at_prob"], row["n_max"])) is not None:
+        far = f", {times}× today's: an extrapolation far beyond the measured curve"
     clause = (
         f"with {_n_words(row['more_at_prob'])} more {label.samples} "
         f"(n ≈ {_n_words(row['n_at_prob'])}{far}) the {label.subject} reaches {eps} "

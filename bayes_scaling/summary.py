@@ -31,7 +31,7 @@ from typing import Final, Literal
 import numpy as np
 import pandas as pd
 
-from bayes_scaling.constants import CREDIBLE_INTERVAL, FAR_BEYOND
+from bayes_scaling.constants import CREDIBLE_INTERVAL
 from bayes_scaling.decisions import (
     Decision,
     ceil_significant,
@@ -39,6 +39,7 @@ from bayes_scaling.decisions import (
     format_number,
     format_probability,
     summarise,
+    times_today_if_far,
 )
 from bayes_scaling.measured_change import MeasuredChange, measured_changes
 from bayes_scaling.models.posterior import CurvePosterior
@@ -186,8 +187,9 @@ def recommend(
     p_experiments : float, optional
         Probability that plan reaches the target.
     n_now : float, optional
-        Today's n; when ``n_needed`` exceeds :data:`FAR_BEYOND` times it, the ``simulate``
-        reason says the answer is an extrapolation far beyond the measured curve.
+        Today's n; when ``n_needed`` exceeds
+        :data:`~bayes_scaling.constants.FAR_BEYOND` times it, the ``simulate`` reason says the
+        answer is an extrapolation far beyond the measured curve.
     measured_rose : bool, default False
         Whether the curve's measured error rose with n
         (:class:`~bayes_scaling.measured_change.MeasuredChange`).
@@ -228,11 +230,8 @@ def recommend(
         )
     if math.isfinite(n_needed):
         reason = f"n ≈ {format_number(ceil_significant(n_needed), sig=2)} reaches it"
-        if math.isfinite(n_now) and n_now > 0 and n_needed > FAR_BEYOND * n_now:
-            reason += (
-                f" ({format_number(n_needed / n_now, sig=2)}× today's n: an extrapolation "
-                "far beyond the measured curve)"
-            )
+        if (times := times_today_if_far(n_needed, n_now)) is not None:
+            reason += f" ({times}× today's n: an extrapolation far beyond the measured curve)"
         return _rec("simulate", p_at_n_needed, reason)
     return _rec(
         "undecided",
